@@ -1,0 +1,87 @@
+"""The Zoo data's schema: one declaration shared by training, ``predict`` and the HTTP API.
+
+The columns and their domains come from the UCI Zoo data set (see sampleproject/data/).
+Validation is pydantic's: an :class:`Animal` accepts only the declared columns, 0/1 flags and
+a leg count from the data's domain, so a bad row is rejected with the field that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# The 16 model inputs, in the order the model expects them.
+BOOLEAN_FEATURES: tuple[str, ...] = (
+    "hair", "feathers", "eggs", "milk", "airborne", "aquatic", "predator", "toothed",
+    "backbone", "breathes", "venomous", "fins",
+)  # fmt: skip
+TRAILING_BOOLEAN_FEATURES: tuple[str, ...] = ("tail", "domestic", "catsize")
+FEATURES: tuple[str, ...] = (*BOOLEAN_FEATURES, "legs", *TRAILING_BOOLEAN_FEATURES)
+LEG_COUNTS: tuple[int, ...] = (0, 2, 4, 5, 6, 8)
+
+# Class codes of the data set's last column and their names.
+CLASS_NAMES: dict[int, str] = {
+    1: "mammal",
+    2: "bird",
+    3: "reptile",
+    4: "fish",
+    5: "amphibian",
+    6: "bug",
+    7: "invertebrate",
+}
+NAME_COLUMN = "animal_name"
+TARGET_COLUMN = "type"
+DATA_COLUMNS: tuple[str, ...] = (NAME_COLUMN, *FEATURES, TARGET_COLUMN)
+
+
+
+def _check_legs(value: int) -> int:
+    if value not in LEG_COUNTS:
+        raise ValueError(f"legs must be one of {', '.join(map(str, LEG_COUNTS))}")
+    return value
+
+
+# Lax integers: "1" (CSV), 1 (JSON) and true (JSON) are all accepted; 2 or "yes" are not.
+Flag = Annotated[int, Field(ge=0, le=1)]
+Legs = Annotated[int, AfterValidator(_check_legs)]
+
+
+class Animal(BaseModel):
+    """One animal's features. Flags are 0/1 (``true``/``false`` also accepted); legs as counted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hair: Flag = 0
+    feathers: Flag = 0
+    eggs: Flag = 0
+    milk: Flag = 0
+    airborne: Flag = 0
+    aquatic: Flag = 0
+    predator: Flag = 0
+    toothed: Flag = 0
+    backbone: Flag = 0
+    breathes: Flag = 0
+    venomous: Flag = 0
+    fins: Flag = 0
+    legs: Legs
+    tail: Flag = 0
+    domestic: Flag = 0
+    catsize: Flag = 0
+
+    def as_row(self) -> list[int]:
+        """The features in model order."""
+        return [getattr(self, name) for name in FEATURES]
+
+
+class LabelledAnimal(Animal):
+    """A row of the training data: a named animal with its class code."""
+
+    animal_name: str
+    type: Literal[1, 2, 3, 4, 5, 6, 7]
+
+
+__all__ = [
+    "BOOLEAN_FEATURES", "CLASS_NAMES", "DATA_COLUMNS", "FEATURES", "LEG_COUNTS", "NAME_COLUMN",
+    "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal", "LabelledAnimal",
+]  # fmt: skip
