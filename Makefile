@@ -86,9 +86,11 @@ $(INSTALLED): setup.py pyproject.toml requirements.txt $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) --requirement requirements.txt
 	@touch $@
 
+# Pins for every supported Python at once (--universal writes environment markers where
+# versions differ), so one file serves the 3.10-3.13 CI matrix, this machine and the image.
 constraints: $(INSTALLED) ## re-resolve constraints.txt to the newest allowed versions
 	$(BIN)/uv pip compile setup.py --extra dev --extra train --universal \
-		--python-version 3.10 --quiet --no-header --output-file $(CONSTRAINTS)
+		--python-version 3.10 --quiet --output-file $(CONSTRAINTS)
 
 # ---------------------------------------------------------------------------------------
 # Model
