@@ -155,6 +155,9 @@ gate: $(GATE) ## check the reports against the quality gate
 # SonarQube
 # ---------------------------------------------------------------------------------------
 
+# Extra scanner properties, e.g. SONAR_ARGS=-Dsonar.scm.disabled=true where there is no .git.
+SONAR_ARGS ?=
+
 # `make sonar` publishes on request and says what is missing; `make` publishes only when a
 # server is configured, and otherwise says so in one line and goes on.
 sonar: reports ## publish the reports to SonarQube (needs SONAR_HOST_URL and SONAR_TOKEN)
@@ -162,7 +165,7 @@ sonar: reports ## publish the reports to SonarQube (needs SONAR_HOST_URL and SON
 		echo "make sonar: set SONAR_HOST_URL and SONAR_TOKEN to publish (see README, SonarQube)" >&2; \
 		exit 2; fi
 	$(BIN)/pysonar --sonar-host-url="$$SONAR_HOST_URL" --sonar-token="$$SONAR_TOKEN" \
-		--sonar-qualitygate-wait=true
+		--sonar-project-version=$(VERSION) --sonar-qualitygate-wait $(SONAR_ARGS)
 
 publish: reports
 	@if [ -n "$${SONAR_HOST_URL:-}" ]; then $(MAKE) sonar; \
