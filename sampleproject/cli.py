@@ -59,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130  # the shell's convention for "stopped by Ctrl-C" (128 + SIGINT)
     except BrokenPipeError:
         # ``sampleproject predict big.csv | head`` closes our stdout early: not an error.
-        # Point stdout at devnull so the interpreter's final flush does not complain.
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # pylint: disable=consider-using-with
+        _silence_stdout()
         return 0
 
 
@@ -89,6 +88,7 @@ def setup_logging(verbose: bool, argv: Sequence[str]) -> None:
         level=logging.DEBUG,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # we are the application: our settings win over any earlier ones
     )
     logging.getLogger(PROG).info("host %s, arguments %s", socket.gethostname(), list(argv))
 
@@ -147,3 +147,8 @@ def _run_command(name: str, argv: list[str]) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose, [name, *argv])
     return command.run(args)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not complain."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
