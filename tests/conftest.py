@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,3 +40,55 @@ def require_tool(name: str) -> str:
 def root() -> Path:
     """The project's root folder."""
     return ROOT
+
+
+MODEL_FILES = ("sampleproject/model/zoo.onnx", "sampleproject/model/zoo.json")
+# What a copy of the project for a build leaves out: environments, outputs, caches, git.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "venv*", "build", "dist", "*.egg-info", "reports", "mlruns", ".container",
+    "__pycache__", ".*_cache", ".coverage*",
+)  # fmt: skip
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the working tree as a fresh checkout (plus the trained model) would have it."""
+    require(
+        all((ROOT / name).exists() for name in MODEL_FILES), "no trained model: run `make train`"
+    )
+    shutil.copytree(ROOT, destination, ignore=NOT_SOURCES)
+    return destination
+
+
+def build(project: Path, outdir: Path, *kinds: str) -> None:
+    """Build distributions the way the Makefile does (PEP 517 front end, pinned backend)."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run(
+        [sys.executable, "-m", "build", *kinds, "--no-isolation", "--outdir", str(outdir), "."],
+        cwd=project, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from a copy of this working tree."""
+    project = copy_project(tmp_path_factory.mktemp("wheel-build") / "project")
+    outdir = tmp_path_factory.mktemp("wheel")
+    build(project, outdir, "--wheel")
+    return next(outdir.glob("*.whl"))
+
+
+@pytest.fixture(scope="session")
+def runtime_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A brand-new virtual environment with only the wheel installed; returns its bin/ folder.
+
+    Installed as a user would (``pip install sampleproject-*.whl``), with the pinned versions
+    of constraints.txt, so it holds the runtime dependencies and nothing of the training stack.
+    """
+    venv = tmp_path_factory.mktemp("runtime-env") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--constraint", str(ROOT / "constraints.txt"), str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return venv / "bin"
