@@ -1,0 +1,60 @@
+"""Benchmark: CLI start-up and the pipeline's build times. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_cli.py            # start-up only (a few seconds)
+    .venv/bin/python bench/bench_cli.py --make     # also `make clean && make`, then a no-op `make`
+
+Goals (README, "Benchmarks"): ``sampleproject 45 46`` within 1.5 times the interpreter's own
+start-up (``python -c pass``); a no-op ``make`` under 2 seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def wall_time(command: list[str], runs: int) -> float:
+    """Median wall-clock seconds of ``runs`` runs (after one warm-up run)."""
+    subprocess.run(command, check=True, capture_output=True)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def timed_make(*targets: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["make", *targets], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=40, help="runs per start-up figure")
+    parser.add_argument("--make", action="store_true", help="also time a full and a no-op make")
+    args = parser.parse_args()
+
+    bare = wall_time([sys.executable, "-c", "pass"], args.runs)
+    adder = wall_time([str(BIN / "sampleproject"), "45", "46"], args.runs)
+    print(f"{'python -c pass':<28} {bare * 1000:8.1f} ms")
+    print(f"{'sampleproject 45 46':<28} {adder * 1000:8.1f} ms   "
+          f"ratio {adder / bare:.2f} (goal <= 1.5)")  # fmt: skip
+    if args.make:
+        subprocess.run(["make", "clean"], cwd=ROOT, check=True, capture_output=True)
+        full = timed_make()
+        noop = timed_make()
+        print(f"{'make (after make clean)':<28} {full:8.1f} s")
+        print(f"{'make (nothing to do)':<28} {noop:8.2f} s    (goal < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
