@@ -7,7 +7,7 @@ a leg count from the data's domain, so a bad row is rejected with the field that
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -42,9 +42,16 @@ def _check_legs(value: int) -> int:
     return value
 
 
+def _check_class_code(value: int) -> int:
+    if value not in CLASS_NAMES:
+        raise ValueError(f"type must be one of {', '.join(map(str, CLASS_NAMES))}")
+    return value
+
+
 # Lax integers: "1" (CSV), 1 (JSON) and true (JSON) are all accepted; 2 or "yes" are not.
 Flag = Annotated[int, Field(ge=0, le=1)]
 Legs = Annotated[int, AfterValidator(_check_legs)]
+ClassCode = Annotated[int, AfterValidator(_check_class_code)]
 
 
 class Animal(BaseModel):
@@ -78,7 +85,7 @@ class LabelledAnimal(Animal):
     """A row of the training data: a named animal with its class code."""
 
     animal_name: str
-    type: Literal[1, 2, 3, 4, 5, 6, 7]
+    type: ClassCode  # a lax int as the flags are: the CSV gives "1", not 1
 
 
 __all__ = [
