@@ -66,8 +66,8 @@ LINT_REPORTS := $(REPORTS)/pylint.txt $(REPORTS)/pylint.json $(REPORTS)/bandit.j
 	$(REPORTS)/ruff.json $(REPORTS)/mypy.txt
 GATE := $(REPORTS)/quality-gate.txt
 
-.PHONY: all help install train test lint reports gate sonar publish bdist_wheel sdist dist \
-	constraints clean
+.PHONY: all help install train test system-deps lint reports gate sonar publish bdist_wheel \
+	sdist dist constraints clean
 
 all: publish gate bdist_wheel ## the whole pipeline: reports, publish (if configured), gate, wheel
 
@@ -105,8 +105,11 @@ $(MODEL) &: $(TRAIN_INPUTS) | $(INSTALLED)
 # Tests and reports
 # ---------------------------------------------------------------------------------------
 
-test: $(INSTALLED) $(MODEL) ## run every test, the slow and real ones included
+test: $(INSTALLED) $(MODEL) system-deps ## run every test, the slow and real ones included
 	$(BIN)/python -m pytest
+
+system-deps: ## install the Debian packages the real tests need (as root; else list them)
+	@tools/install-system-deps.sh
 
 # The report run is the fast suite (-m "not slow") under coverage. A failing test must not
 # stop the other reports (a SonarQube server should see the failure), hence `|| true`: the

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The Debian packages that the real tests need, beyond Python:
+#   podman and friends  build and run the container image without a Docker engine
+#                       (see README, "Containers without a Docker engine")
+#   postgresql          the backend store of the real MLflow tracking server test
+# As root with apt-get (CI, a container, a fresh VM) they are installed in one go; otherwise the
+# missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
+set -euo pipefail
+
+packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null \
+        | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get > /dev/null; then
+    echo "Not installed: ${missing[*]}. Tests that need them are skipped." \
+        "To install: sudo apt-get install ${missing[*]}"
+    exit 0
+fi
+echo "Installing Debian packages for the real tests: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+# Debian starts a default PostgreSQL cluster on installation; the tests make private ones on
+# free ports, so stop it rather than leave a server running.
+if command -v pg_lsclusters > /dev/null; then
+    pg_lsclusters --no-header | while read -r version name _; do
+        pg_ctlcluster "$version" "$name" stop 2> /dev/null || true
+    done
+fi
