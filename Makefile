@@ -194,3 +194,24 @@ clean: ## remove what the pipeline made (not the environment, not the MLflow run
 	rm -rf build dist *.egg-info $(REPORTS) $(MODEL_DIR) .coverage .coverage.* .pytest_cache \
 		.mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# ---------------------------------------------------------------------------------------
+# Container image
+# ---------------------------------------------------------------------------------------
+
+.PHONY: image image-test
+
+# The image's name (the seed's); `make image IMAGE=name` builds another.
+IMAGE ?= pyapp
+
+# The image builds with Docker when an engine answers, else with podman (installed from
+# Debian's packages if missing); where the default base cannot be pulled, a Python base is
+# made from Debian's packages first. Standard library only: no environment needed.
+image: ## build the container image (the pipeline runs inside; see Dockerfile)
+	$(PYTHON) -m tools.container.engine build --tag $(IMAGE)
+
+# The real check: lint the Dockerfile (a second), build, then run the image as users would:
+# help, 45 46, predict, serve over HTTP, health check, /dist, non-root, read-only, SIGTERM.
+image-test: | $(INSTALLED) ## lint the Dockerfile, build the image and check it for real
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m tools.container.check --build --image $(IMAGE)

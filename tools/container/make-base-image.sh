@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Make a Python base image from Debian's packages, for sites that cannot pull one.
+#
+#   tools/container/make-base-image.sh ENGINE [IMAGE]
+#
+# The Dockerfile's base is a build argument (BASE_IMAGE) that defaults to the official
+# python:3.11-slim-bookworm. Where no registry is reachable (air-gapped sites, this project's
+# CI sandbox), the same kind of image can be made from the Debian mirror apt already uses:
+# debootstrap installs a minimal Debian with Python 3.11 (bookworm's) into a folder, and the
+# engine imports that folder as an image. Build with --build-arg BASE_IMAGE=IMAGE.
+# Needs root (debootstrap), debootstrap itself and the engine (docker or podman).
+set -euo pipefail
+
+engine=${1:?usage: make-base-image.sh ENGINE [IMAGE]}
+image=${2:-localhost/python-base:bookworm}
+suite=bookworm  # Debian 12, whose python3 is 3.11: the version constraints.txt is tested with
+
+# The mirror apt already uses here (deb822 .sources files first, then the one-line format),
+# so a site with its own mirror or proxy needs nothing more; deb.debian.org otherwise.
+mirror=$(sed -n 's|^URIs:[[:space:]]*\([^[:space:]]*/debian\)/\?[[:space:]]*$|\1|p' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
+if [[ -z "$mirror" ]]; then
+    mirror=$(sed -n 's|^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*/debian\)/\?[[:space:]].*|\2|p' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 || true)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+rootfs=$(mktemp -d)
+trap 'rm -rf "$rootfs"' EXIT
+
+echo "make-base-image: debootstrap $suite from $mirror"
+# minbase: only essential packages and apt. python3-venv brings ensurepip, so `python3 -m venv`
+# gives each environment its own pip; ca-certificates lets pip verify PyPI.
+debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || { cat "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
+rm -f "$rootfs.log"
+
+# What only the bootstrap needed: downloaded packages and package lists (a Dockerfile's
+# `apt-get update` fetches fresh lists), logs and caches.
+rm -rf "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* \
+    "$rootfs"/var/cache/debconf/*-old "$rootfs"/usr/share/man/*
+# Documentation, except the copyright files (licences must ship with the packages).
+find "$rootfs"/usr/share/doc -type f ! -name copyright -delete
+
+# Import the folder as a one-layer image, with the settings official images have.
+tar --numeric-owner -C "$rootfs" -c . | "$engine" import \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    - "$image" >/dev/null
+echo "make-base-image: $image ($("$engine" image inspect --format '{{.Size}}' "$image") bytes)"
