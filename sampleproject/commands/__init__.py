@@ -1,0 +1,1 @@
+"""The subcommands of ``sampleproject``, one module each (see ``COMMANDS`` in cli.py)."""

@@ -1,0 +1,196 @@
+"""``sampleproject predict``: the class of one animal from flags, or of many from a file.
+
+One animal::
+
+    sampleproject predict --hair --milk --legs 4 --tail        # prints e.g. "mammal 0.98"
+
+Many animals, CSV or JSON Lines, from a file or stdin (``-``), to stdout or ``--output``::
+
+    sampleproject predict animals.csv --output predictions.csv
+    cat animals.jsonl | sampleproject predict - --output-format csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from itertools import chain
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal, TextIO
+
+from sampleproject import schema
+from sampleproject.errors import UsageError
+
+if TYPE_CHECKING:
+    from sampleproject.inference.predictor import Predictor
+
+Format = Literal["csv", "jsonl"]
+
+DESCRIPTION = """\
+Predict the class of animals with the shipped model (ONNX Runtime).
+
+One animal: give its features as flags, e.g. --hair --milk --legs 4 --tail;
+prints the class name and its probability. Flags not given are 0 (false).
+
+Many animals: give a CSV or JSON Lines FILE ('-' reads stdin). A CSV file has a
+header row with the 16 feature columns and optionally animal_name; a JSON Lines
+file has one object per line with the same keys (flags left out are 0). The
+predictions are written as CSV or JSON Lines, in input order."""
+
+FORMATS: tuple[Format, ...] = ("csv", "jsonl")
+EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}  # fmt: skip
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``predict``."""
+    parser.add_argument(
+        "file", nargs="?", metavar="FILE", help="CSV or JSON Lines file of animals ('-' = stdin)"
+    )
+    one = parser.add_argument_group("one animal (instead of FILE)")
+    for name in (*schema.BOOLEAN_FEATURES, *schema.TRAILING_BOOLEAN_FEATURES):
+        one.add_argument(f"--{name}", action="store_true", help=f"the animal has {name}")
+    one.add_argument(
+        "--legs", type=int, choices=schema.LEG_COUNTS, help="number of legs (required)"
+    )
+    one.add_argument(
+        "--json", action="store_true", help="print a JSON object with every class's probability"
+    )
+    many = parser.add_argument_group("many animals (FILE)")
+    many.add_argument(
+        "--input-format", choices=FORMATS, help="default: from FILE's extension or content"
+    )
+    many.add_argument("--output-format", choices=FORMATS, help="default: the input's format")
+    many.add_argument(
+        "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
+    )
+    parser.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
+        "else the model shipped in the package)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict one animal or a file of them."""
+    flags = [name for name in schema.FEATURES if name != "legs" and getattr(args, name)]
+    if args.file is None:
+        if args.legs is None:
+            raise UsageError("give --legs N for one animal, or a FILE of animals")
+        if args.input_format or args.output_format or args.output:
+            raise UsageError("--input-format, --output-format and --output need a FILE")
+        return _predict_one(args, flags)
+    if flags or args.legs is not None or args.json:
+        raise UsageError("give either a FILE or one animal's flags, not both")
+    return _predict_file(args)
+
+
+def _load(args: argparse.Namespace, threads: int = 0) -> Predictor:
+    from sampleproject.inference import load_predictor
+
+    return load_predictor(args.model_dir, threads=threads)
+
+
+def _predict_one(args: argparse.Namespace, flags: list[str]) -> int:
+    import json
+
+    row = [1 if name in flags else 0 for name in schema.FEATURES]
+    row[schema.FEATURES.index("legs")] = args.legs
+    # One row: a single thread starts faster than ONNX Runtime's pool.
+    predictor = _load(args, threads=1)
+    predictions = predictor.predict([row])
+    code = int(predictions.codes[0])
+    probability = float(predictions.probability[0])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "class_code": code,
+                    "class_name": predictor.name_of(code),
+                    "probability": round(probability, 6),
+                    "probabilities": dict(
+                        zip(
+                            predictor.class_names,
+                            predictions.rounded_probabilities()[0].tolist(),
+                            strict=True,
+                        )
+                    ),
+                }
+            )
+        )
+    else:
+        print(f"{predictor.name_of(code)} {probability:.2f}")
+    return 0
+
+
+def _predict_file(args: argparse.Namespace) -> int:
+    from sampleproject.atomic import atomic_write
+    from sampleproject.inference import batch
+
+    predictor = _load(args)  # first: a broken model is reported before any input is read
+    source = "<stdin>" if args.file == "-" else args.file
+    with ExitStack() as stack:
+        stream = stack.enter_context(_open_input(args.file))
+        in_format, lines = _detect_format(args.file, args.input_format, stream)
+        out: IO[str] = sys.stdout
+        if args.output:
+            # The file appears only if every row was predicted; on an error it is untouched.
+            try:
+                out = stack.enter_context(atomic_write(args.output))
+            except OSError as error:
+                raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
+        writer = batch.make_writer(args.output_format or in_format, out, predictor)
+        count = batch.predict_stream(lines, source, in_format, writer, predictor)
+    if args.verbose:
+        import logging
+
+        logging.getLogger(__name__).info("predicted %d animals from %s", count, source)
+    return 0
+
+
+@contextmanager
+def _open_input(file: str) -> Iterator[TextIO]:
+    try:
+        if file == "-":
+            # newline="" lets the csv module see the line endings, as its documentation asks.
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        else:
+            stream = Path(file).open(encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise UsageError(f"cannot read {file}: {error.strerror}") from None
+    try:
+        yield stream
+    except UnicodeDecodeError:
+        raise UsageError(f"{file} is not UTF-8 text") from None
+    finally:
+        if file != "-":
+            stream.close()
+
+
+def _detect_format(
+    file: str, given: Format | None, stream: TextIO
+) -> tuple[Format, Iterable[str]]:
+    """The input's format (given, else from the extension, else sniffed) and its lines."""
+    if given:
+        return given, stream
+    if file != "-":
+        detected = EXTENSIONS.get(Path(file).suffix.lower())
+        if detected is None:
+            raise UsageError(
+                f"cannot tell the format of {file} from its extension; "
+                "use --input-format csv or --input-format jsonl"
+            )
+        return detected, stream
+    # stdin has no name: a JSON object starts with "{", a CSV header with a column name.
+    peeked: list[str] = []
+    for line in stream:
+        peeked.append(line)
+        if line.strip():
+            break
+    sniffed: Format = "jsonl" if "".join(peeked).lstrip().startswith("{") else "csv"
+    return sniffed, chain(peeked, stream)

@@ -1,0 +1,107 @@
+"""Find the model folder, read its metadata and return the model's bytes once they are verified.
+
+The metadata file (``zoo.json``) is validated with pydantic, and the model file's SHA-256 must
+equal the one it records. The hash is computed over the very bytes that ONNX Runtime will
+load (not over the file, which could change between a check and a second read), so a
+tampered or truncated model can never be run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sampleproject import schema
+from sampleproject.errors import SampleProjectError
+
+MODEL_DIR_ENV = "SAMPLEPROJECT_MODEL_DIR"
+METADATA_FILE = "zoo.json"
+
+
+class ClassInfo(BaseModel):
+    """One class of the model: its code (1..7) and its name."""
+
+    code: int
+    name: str
+
+
+class ModelOutputs(BaseModel):
+    """Names of the model's two outputs."""
+
+    label: str
+    probabilities: str
+
+
+class ModelMetadata(BaseModel):
+    """The part of ``zoo.json`` that the runtime needs; other keys (metrics, versions) are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model_file: str = Field(pattern=r"^[^/\\]+$")  # a file name inside the folder, no path
+    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    features: tuple[str, ...]
+    classes: tuple[ClassInfo, ...] = Field(min_length=1)
+    input_name: str
+    outputs: ModelOutputs
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (``sampleproject/model/``)."""
+    import sampleproject
+
+    return Path(sampleproject.__file__).parent / "model"
+
+
+def resolve_model_dir(model_dir: str | Path | None = None) -> Path:
+    """The folder given, else ``$SAMPLEPROJECT_MODEL_DIR``, else the shipped model."""
+    if model_dir:
+        return Path(model_dir)
+    from_env = os.environ.get(MODEL_DIR_ENV)
+    return Path(from_env) if from_env else default_model_dir()
+
+
+def load_metadata(model_dir: Path) -> ModelMetadata:
+    """Read and validate ``zoo.json``; refuse a model made for other features."""
+    path = model_dir / METADATA_FILE
+    try:
+        metadata = ModelMetadata.model_validate(json.loads(path.read_bytes()))
+    except FileNotFoundError:
+        raise SampleProjectError(
+            f"no model in {model_dir} ({METADATA_FILE} is missing; run 'sampleproject train')"
+        ) from None
+    except OSError as error:
+        raise SampleProjectError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:  # invalid JSON, or pydantic's ValidationError (a ValueError)
+        raise SampleProjectError(f"invalid model metadata {path}: {_first_line(error)}") from None
+    if metadata.features != schema.FEATURES:
+        raise SampleProjectError(
+            f"invalid model metadata {path}: its features do not match this version's schema"
+        )
+    return metadata
+
+
+def read_verified_model(model_dir: Path, metadata: ModelMetadata) -> bytes:
+    """The model file's bytes, after checking them against the metadata's SHA-256."""
+    path = model_dir / metadata.model_file
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SampleProjectError(f"cannot read model {path}: {error.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != metadata.model_sha256:
+        raise SampleProjectError(
+            f"model {path} does not match the SHA-256 in {METADATA_FILE}: "
+            "it was modified or truncated; refusing to load it"
+        )
+    return data
+
+
+def _first_line(error: ValueError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        return f"{where}: {first['msg']}"
+    return str(error).splitlines()[0]

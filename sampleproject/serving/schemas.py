@@ -1,0 +1,69 @@
+"""Request and response bodies of the API, as pydantic models (and so in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Discriminator, Field, Tag
+
+from sampleproject.schema import Animal
+
+EXAMPLE_ANIMAL = {"hair": 1, "milk": 1, "legs": 4, "tail": 1, "predator": 1, "catsize": 1}
+
+
+def _one_or_many(body: Any) -> str | None:
+    # Choose the branch from the JSON type, so that an error speaks of that branch only
+    # (a plain union would report why the body is neither an object nor an array).
+    if isinstance(body, dict):
+        return "one"
+    return "many" if isinstance(body, list) else None
+
+
+def predict_body(max_animals: int) -> Any:
+    """The body of ``POST /predict``: one animal (an object) or a list of them (an array)."""
+    return Annotated[
+        Annotated[Animal, Tag("one")]
+        | Annotated[list[Animal], Field(min_length=1, max_length=max_animals), Tag("many")],
+        Discriminator(
+            _one_or_many,
+            custom_error_type="animals_type",
+            custom_error_message="expected an animal (a JSON object) or animals (a JSON array)",
+        ),
+    ]
+
+
+class Prediction(BaseModel):
+    """The model's answer for one animal."""
+
+    class_code: int = Field(description="predicted class code (1 to 7)", examples=[1])
+    class_name: str = Field(description="predicted class name", examples=["mammal"])
+    probability: float = Field(description="probability of the predicted class", examples=[0.98])
+    probabilities: dict[str, float] = Field(description="probability of every class, by name")
+
+
+class ErrorDetail(BaseModel):
+    """One problem in a request body."""
+
+    location: str = Field(description="where, e.g. '[2].legs' (the third animal's legs)")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response (4xx and 5xx)."""
+
+    error: str = Field(description="what went wrong, in one line")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class Health(BaseModel):
+    """Liveness: the process answers."""
+
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    """Readiness: whether the model is loaded, and which model it is."""
+
+    status: str = Field(description="'ready', 'loading' or 'failed'", examples=["ready"])
+    model_sha256: str | None = None
+    error: str | None = None
