@@ -1,0 +1,127 @@
+"""A real MLflow tracking server, with a PostgreSQL backend store, receives a training run.
+
+tools/mlflow-server/start.sh starts a private PostgreSQL cluster (Debian's packages, installed
+by tools/install-system-deps.sh) and ``mlflow server`` on loopback ports; ``sampleproject train``
+logs to it through ``MLFLOW_TRACKING_URI`` alone, as a user pointed at a team's server would,
+and the test reads everything back through the MLflow client and the database itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, ROOT, require, require_tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.mlflow_server]
+
+SCRIPTS = ROOT / "tools" / "mlflow-server"
+REGISTERED_MODEL = "zoo-classifier"  # the name `sampleproject train` registers
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _server_env() -> dict[str, str]:
+    """Our environment first on PATH: its `mlflow` has the PostgreSQL driver."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@pytest.fixture(name="server", scope="module")
+def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Start PostgreSQL and the tracking server; yield their state folder; stop both."""
+    require_tool("bash")
+    require(
+        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+        "PostgreSQL is not installed (see tools/install-system-deps.sh)",
+    )
+    state = tmp_path_factory.mktemp("mlflow-server")
+    try:
+        started = subprocess.run(
+            [str(SCRIPTS / "start.sh"), str(state)],
+            env=_server_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert started.returncode == 0, started.stderr
+        yield state
+    finally:
+        subprocess.run([str(SCRIPTS / "stop.sh"), str(state)], timeout=60, check=False)
+
+
+def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> None:
+    """Run, metrics, data checksum, confusion matrix and model version, read back."""
+    from mlflow.tracking import MlflowClient
+
+    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
+    experiment = f"server-test-{uuid.uuid4().hex[:8]}"  # a fresh experiment: one run in it
+    output = tmp_path / "model"
+    trained = subprocess.run(
+        [
+            str(BIN / "sampleproject"),
+            "train",
+            "--output-dir",
+            str(output),
+            "--experiment",
+            experiment,
+        ],
+        env={**_server_env(), "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert trained.returncode == 0, trained.stderr
+    metadata = json.loads((output / "zoo.json").read_text(encoding="utf-8"))
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None
+    runs = client.search_runs([found.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    # The server holds the figures that the exported metadata reports.
+    for name, value in metadata["metrics"].items():
+        assert run.data.metrics[name] == pytest.approx(value)
+    assert run.data.params["data_sha256"] == metadata["data_sha256"]
+
+    # The picture went through the server's artifact proxy into its artifact folder.
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    picture = Path(
+        client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(tmp_path))
+    )
+    assert picture.read_bytes().startswith(PNG_SIGNATURE)
+    stored = list((server / "artifacts").rglob("confusion_matrix.png"))
+    assert len(stored) == 1
+    assert stored[0].read_bytes() == picture.read_bytes()
+
+    versions = client.search_model_versions(f"name='{REGISTERED_MODEL}'")
+    assert run.info.run_id in {version.run_id for version in versions}
+
+
+def test_runs_are_stored_in_postgresql(server: Path) -> None:
+    """The backend store really is the PostgreSQL cluster: its `runs` table has the runs."""
+    import psycopg
+    from mlflow.tracking import MlflowClient
+
+    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(f"storage-test-{uuid.uuid4().hex[:8]}")
+    run_id = client.create_run(experiment_id).info.run_id
+
+    # start.sh's cluster trusts connections over its private Unix socket (in its own folder).
+    socket_dir = (server / "pg-dir").read_text(encoding="utf-8").strip()
+    port = (server / "pg-port").read_text(encoding="utf-8").strip()
+    with psycopg.connect(host=socket_dir, port=port, user="mlflow", dbname="mlflow") as connection:
+        row = connection.execute(
+            "SELECT experiment_id FROM runs WHERE run_uuid = %s", (run_id,)
+        ).fetchone()
+    assert row is not None
+    assert str(row[0]) == experiment_id
