@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,22 +56,11 @@ def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run([str(SCRIPTS / "stop.sh"), str(state)], timeout=60, check=False)
 
 
-def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> None:
-    """Run, metrics, data checksum, confusion matrix and model version, read back."""
-    from mlflow.tracking import MlflowClient
-
-    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
-    experiment = f"server-test-{uuid.uuid4().hex[:8]}"  # a fresh experiment: one run in it
-    output = tmp_path / "model"
+def _train(uri: str, experiment: str, output: Path) -> dict[str, Any]:
+    """Run `sampleproject train` against the server; return the metadata it exported."""
+    command = [str(BIN / "sampleproject"), "train", "--output-dir", str(output)]
     trained = subprocess.run(
-        [
-            str(BIN / "sampleproject"),
-            "train",
-            "--output-dir",
-            str(output),
-            "--experiment",
-            experiment,
-        ],
+        [*command, "--experiment", experiment],
         env={**_server_env(), "MLFLOW_TRACKING_URI": uri},
         capture_output=True,
         text=True,
@@ -78,7 +68,17 @@ def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> 
         check=False,
     )
     assert trained.returncode == 0, trained.stderr
-    metadata = json.loads((output / "zoo.json").read_text(encoding="utf-8"))
+    metadata: dict[str, Any] = json.loads((output / "zoo.json").read_text(encoding="utf-8"))
+    return metadata
+
+
+def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> None:
+    """Run, metrics, data checksum, confusion matrix and model version, read back."""
+    from mlflow.tracking import MlflowClient
+
+    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
+    experiment = f"server-test-{uuid.uuid4().hex[:8]}"  # a fresh experiment: one run in it
+    metadata = _train(uri, experiment, tmp_path / "model")
 
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)
