@@ -136,7 +136,7 @@ class Checker:
             with tempfile.TemporaryDirectory() as folder:
                 target = Path(folder) / "dist_pyapp_container"
                 self.engine.run("cp", f"{name}:/dist", str(target), capture=True)
-                return _check_dist(target)
+                return check_dist(target)
         finally:
             self.engine.run("container", "rm", name, check=False, capture=True)
 
@@ -204,7 +204,8 @@ class Checker:
         return f"{elapsed:.1f} s, exit status {exit_code}"
 
 
-def _check_dist(folder: Path) -> str:
+def check_dist(folder: Path) -> str:
+    """The wheel (with its model) and a valid runtime-only SBOM in ``folder`` (a copied /dist)."""
     wheels = sorted(folder.glob("sampleproject-*-py3-none-any.whl"))
     if len(wheels) != 1:
         found = sorted(path.name for path in folder.iterdir())

@@ -175,8 +175,12 @@ def build(
     context: Path = ROOT,
     target: str | None = None,
     extra: tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> None:
-    """Build ``context``'s Dockerfile as ``tag`` (making the base image first if needed)."""
+    """Build ``context``'s Dockerfile as ``tag`` (making the base image first if needed).
+
+    With ``quiet``, the build's output is kept in the error raised if it fails.
+    """
     base = base_image(engine)
     command = ["build", "--rm", "--tag", tag, *engine.build_options(), *extra]
     if target:
@@ -193,7 +197,7 @@ def build(
             token_file.touch(mode=0o600)
             token_file.write_text(token, encoding="utf-8")
             command += ["--secret", f"id=sonar_token,src={token_file}"]
-        engine.run(*command, str(context))
+        engine.run(*command, str(context), capture=quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

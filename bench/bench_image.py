@@ -1,0 +1,138 @@
+"""Benchmark: the container image's sizes and build times. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_image.py            # everything (a cold build: minutes)
+    .venv/bin/python bench/bench_image.py --warm     # sizes and the rebuild only
+
+Figures: the runtime image's size and what it adds to its base (goal: under 150 MB), the build
+stage's size, the cold build time (no layer cache, empty cache mounts, and the base image made
+from Debian when none can be pulled), and the rebuild time after a one-line code change in a
+copy of the tree, as a fraction of the cold build (goal: under 20 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the project's tools importable
+    sys.path.insert(0, str(ROOT))
+
+from tools.container import engine as engines  # noqa: E402  pylint: disable=wrong-import-position
+
+TAG = "pyapp-bench"
+MB = 1_000_000
+# Not copied into the tree used for the rebuild: what .dockerignore keeps out anyway, and big.
+NOT_COPIED = (
+    ".git", ".venv", "venv*", ".container", "build", "dist", "reports", "mlruns", "*.egg-info",
+    "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "model",
+)  # fmt: skip
+
+
+def timed_build(
+    engine: engines.Engine,
+    tag: str,
+    *,
+    context: Path = ROOT,
+    target: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> float:
+    """Seconds to build ``tag`` (output hidden unless the build fails)."""
+    start = time.perf_counter()
+    try:
+        engines.build(engine, tag, context=context, target=target, extra=extra, quiet=True)
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"build of {tag} failed:\n{error.stdout[-3000:]}\n{error.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def image_size(engine: engines.Engine, image: str) -> int:
+    """The image's size in bytes, all its layers (the base's included)."""
+    size = engine.run("image", "inspect", "--format", "{{.Size}}", image, capture=True).stdout
+    return int(size.strip())
+
+
+def empty_build_caches(engine: engines.Engine) -> None:
+    """Forget the cache mounts (pip and apt downloads, mypy's cache) and unused layers."""
+    if engine.is_podman:
+        # podman (buildah) keeps the RUN --mount=type=cache folders here, one per user.
+        cache = Path("/var/tmp") / f"buildah-cache-{os.getuid()}"  # noqa: S108 (buildah's path)
+        shutil.rmtree(cache, ignore_errors=True)
+    else:
+        engine.run("builder", "prune", "--all", "--force", capture=True)
+
+
+def cold(engine: engines.Engine) -> tuple[float, float]:
+    """Seconds to make the base image (0 if one can be pulled) and to build with no cache."""
+    base = engines.base_image(engine)
+    base_seconds = 0.0
+    if base == engines.LOCAL_BASE:
+        start = time.perf_counter()
+        script = str(engines.HERE / "make-base-image.sh")
+        env = {**os.environ, **engine.env}
+        subprocess.run([script, engine.name, f"{engines.LOCAL_BASE}-bench"],
+                       env=env, check=True, capture_output=True)  # fmt: skip
+        base_seconds = time.perf_counter() - start
+        engine.run("rmi", f"{engines.LOCAL_BASE}-bench", capture=True)
+    empty_build_caches(engine)
+    return base_seconds, timed_build(engine, TAG, extra=("--no-cache",))
+
+
+def rebuild_after_change(engine: engines.Engine) -> tuple[float, float]:
+    """Seconds to build a copy of the tree unchanged, then after a one-line code change."""
+    with tempfile.TemporaryDirectory(prefix="bench-image-") as folder:
+        tree = Path(folder) / "tree"
+        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        unchanged = timed_build(engine, f"{TAG}-copy", context=tree)
+        with (tree / "sampleproject" / "cli.py").open("a", encoding="utf-8") as code:
+            code.write("# a one-line change\n")
+        changed = timed_build(engine, f"{TAG}-copy", context=tree)
+    engine.run("rmi", f"{TAG}-copy", check=False, capture=True)
+    return unchanged, changed
+
+
+def main() -> int:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", action="store_true", help="skip the cold build")
+    args = parser.parse_args()
+    engine = engines.detect()
+    print(f"engine: {engine.name}")
+
+    base_seconds, cold_seconds = cold(engine) if not args.warm else (0.0, 0.0)
+    if args.warm:
+        timed_build(engine, TAG)
+    timed_build(engine, f"{TAG}-build", target="build")
+    unchanged, changed = rebuild_after_change(engine)
+
+    base = engines.base_image(engine)
+    runtime, build_stage, base_size = (
+        image_size(engine, image) for image in (TAG, f"{TAG}-build", base)
+    )
+    print(f"base image ({base}):            {base_size / MB:7.1f} MB")
+    print(f"runtime image:                  {runtime / MB:7.1f} MB")
+    print(f"  added on top of the base:     {(runtime - base_size) / MB:7.1f} MB (goal < 150 MB)")
+    print(f"build stage (--target build):   {build_stage / MB:7.1f} MB")
+    if not args.warm:
+        print(f"base image made from Debian:    {base_seconds:7.1f} s")
+        print(f"cold image build (no caches):   {cold_seconds:7.1f} s")
+        print(f"cold total (base + build):      {base_seconds + cold_seconds:7.1f} s")
+    print(f"build of an unchanged copy:     {unchanged:7.1f} s")
+    print(f"rebuild after a one-line change:{changed:7.1f} s", end="")
+    if cold_seconds:
+        print(f" = {changed / cold_seconds:.0%} of the cold build (goal < 20 %)")
+    else:
+        print()
+    for image in (TAG, f"{TAG}-build"):
+        engine.run("rmi", image, check=False, capture=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
