@@ -37,8 +37,9 @@ TRAIN_REQUIRES = [
     "scikit-learn>=1.4",
     "skl2onnx>=1.17",
     "onnx>=1.16",
-    "mlflow>=2.16",
+    "mlflow>=3.17",  # the tested API: log_model(name=...), skops format with trusted types
     "matplotlib>=3.8",
+    "pandas>=2",  # the model is fitted on named columns, which MLflow's served model checks
     "tomli>=2; python_version < '3.11'",  # tomllib is in the standard library from 3.11 on
 ]
 

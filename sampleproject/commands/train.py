@@ -1,0 +1,113 @@
+"""``sampleproject train``: train, evaluate, gate, export and track the Zoo classifier.
+
+This module is imported for ``sampleproject train --help`` too, so it imports only the
+standard library; the training stack (scikit-learn, MLflow...) is imported by :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from importlib import resources
+from pathlib import Path
+
+import sampleproject
+from sampleproject.errors import SampleProjectError
+
+DESCRIPTION = """\
+Train the Zoo classifier on the data, estimate its quality with stratified cross-validation,
+check the quality gate, export the model to ONNX, check that the ONNX model predicts exactly
+what the scikit-learn model predicts, and write zoo.onnx and zoo.json. The run (parameters,
+metrics, confusion matrix, model) is tracked in MLflow and the model version registered.
+
+Needs the training stack: pip install 'sampleproject[train]'.
+"""
+
+# The training stack's import names; `pip install sampleproject[train]` provides them.
+TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
+DEFAULT_EXPERIMENT = "zoo-classifier"
+
+
+def default_output_dir() -> Path:
+    """The package's model folder: where the runtime and the wheel look for the model."""
+    return Path(sampleproject.__file__).parent / "model"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's options."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="training data, UCI Zoo CSV format (default: the data shipped in the package)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="training configuration, TOML (default: the package's config/train.toml)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        default=default_output_dir(),
+        help="where zoo.onnx and zoo.json go (default: the package's model folder, %(default)s)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+    parser.add_argument(
+        "--experiment",
+        metavar="NAME",
+        default=DEFAULT_EXPERIMENT,
+        help="MLflow experiment name (default: %(default)s)",
+    )
+
+
+def missing_training_packages() -> list[str]:
+    """The training stack's packages that are not installed."""
+    return [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print a short summary."""
+    missing = missing_training_packages()
+    if missing:
+        raise SampleProjectError(
+            f"training needs {', '.join(missing)}: pip install 'sampleproject[train]'"
+        )
+    from sampleproject.training import job, tracking
+
+    package = resources.files(sampleproject)
+    with (
+        resources.as_file(package / "data" / "zoo.data") as default_data,
+        resources.as_file(package / "config" / "train.toml") as default_config,
+    ):
+        result = job.train(
+            job.TrainOptions(
+                data=args.data or default_data,
+                config=args.config or default_config,
+                output_dir=args.output_dir,
+                tracking_uri=tracking.resolve_tracking_uri(args.tracking_uri),
+                experiment=args.experiment,
+                verbose=args.verbose,
+            )
+        )
+    metrics = result.metrics
+    print(
+        f"cross-validated accuracy {metrics['accuracy']:.3f} ± {metrics['accuracy_std']:.3f}, "
+        f"macro F1 {metrics['f1_macro']:.3f} ± {metrics['f1_macro_std']:.3f}: quality gate passed"
+    )
+    print(f"model: {result.model_path}")
+    print(f"metadata: {result.metadata_path}")
+    registered = (
+        f", registered as {tracking.REGISTERED_MODEL} version {result.model_version}"
+        if result.model_version
+        else ""
+    )
+    print(f"MLflow run {result.run_id}{registered}")
+    print(f"trained in {result.seconds:.1f} s")
+    return 0

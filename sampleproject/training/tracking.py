@@ -1,0 +1,143 @@
+"""Experiment tracking with MLflow: what was trained, on what, how well, and the model itself.
+
+The default store is embedded: a SQLite file (``mlruns/mlflow.db``) with the artifacts in a
+folder beside it, so tracking needs no server. ``--tracking-uri`` or ``MLFLOW_TRACKING_URI``
+point it at a tracking server instead; the code is the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import infer_signature
+from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+from sklearn.ensemble import RandomForestClassifier
+
+from sampleproject.training.data import Dataset
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_EXPERIMENT = "zoo-classifier"
+REGISTERED_MODEL = "zoo-classifier"
+_SQLITE_PREFIX = "sqlite:///"
+# The types that skops (MLflow's safe format for scikit-learn models) must trust to load a
+# forest: its trees. We trust them because we wrote the file ourselves.
+_SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """The option, else ``MLFLOW_TRACKING_URI``, else the embedded default."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+@contextlib.contextmanager
+def tracked_run(tracking_uri: str, experiment: str, *, verbose: bool = False) -> Iterator[str]:
+    """Start an MLflow run in ``experiment``; yield its id.
+
+    The run ends as FINISHED, or as FAILED when the block raises (MLflow does that).
+    """
+    if not verbose:
+        # MLflow logs its database set-up and migrations at INFO level: noise for a user.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment_id = _experiment_id(tracking_uri, experiment)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        yield run.info.run_id
+
+
+def _experiment_id(tracking_uri: str, name: str) -> str:
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        experiment_id: str = existing.experiment_id
+        return experiment_id
+    # With a SQLite store MLflow puts artifacts in ./mlruns of whatever the current folder
+    # is; keep them beside the database instead, so the store is one self-contained folder.
+    artifact_location = None
+    if tracking_uri.startswith(_SQLITE_PREFIX):
+        database = Path(tracking_uri.removeprefix(_SQLITE_PREFIX)).resolve()
+        artifact_location = (database.parent / "artifacts").as_uri()
+    created: str = mlflow.create_experiment(name, artifact_location=artifact_location)
+    return created
+
+
+def prepare_store(tracking_uri: str) -> None:
+    """Create the folder of a SQLite tracking database (SQLite creates only the file)."""
+    if tracking_uri.startswith(_SQLITE_PREFIX):
+        Path(tracking_uri.removeprefix(_SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+
+
+def log_evaluation(
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    data_sha256: str,
+    confusion_matrix: Figure,
+) -> None:
+    """Log the run's parameters, cross-validated metrics, data checksum and figure."""
+    mlflow.log_params({**params, "data_sha256": data_sha256})
+    mlflow.set_tag("data_sha256", data_sha256)
+    mlflow.log_metrics(dict(metrics))
+    mlflow.log_figure(confusion_matrix, "confusion_matrix.png")
+
+
+def log_model(
+    classifier: RandomForestClassifier, dataset: Dataset, *, verbose: bool = False
+) -> str | None:
+    """Log the scikit-learn model (servable by ``mlflow models serve``) and register it.
+
+    Returns the registered model version, or None when the store has no model registry.
+    """
+    features = dataset.features
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; ours never miss any
+        # (the schema requires every column), so integers are the right type.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        info = _log_sklearn_model(classifier, features)
+
+    # register_model prints progress lines to stderr; the summary reports the version.
+    quiet: contextlib.AbstractContextManager[object] = (
+        contextlib.nullcontext() if verbose else contextlib.redirect_stderr(io.StringIO())
+    )
+    try:
+        with quiet:
+            version = mlflow.register_model(info.model_uri, REGISTERED_MODEL)
+    except UnsupportedModelRegistryStoreURIException:
+        return None  # e.g. a plain file store: the run still has the model
+    return str(version.version)
+
+
+def _log_sklearn_model(classifier: RandomForestClassifier, features: pd.DataFrame) -> Any:
+    return mlflow.sklearn.log_model(
+        classifier,
+        name="model",
+        # Integer columns named as schema.FEATURES in, a class code out: what the HTTP API
+        # of ``mlflow models serve`` checks requests against.
+        signature=infer_signature(features, classifier.predict(features)),
+        input_example=features.head(3),
+        skops_trusted_types=_SKOPS_TRUSTED_TYPES,
+        # Given, not inferred: inference runs the model in a subprocess, which is slow.
+        pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+    )
+
+
+def log_files(files: Mapping[str, bytes], artifact_path: str) -> None:
+    """Log in-memory files (name -> content) as artifacts of the run."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in files.items():
+            (Path(folder) / name).write_bytes(content)
+        mlflow.log_artifacts(folder, artifact_path=artifact_path)
+
+
+def set_tag(name: str, value: str) -> None:
+    """Tag the active run."""
+    mlflow.set_tag(name, value)
