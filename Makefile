@@ -215,3 +215,20 @@ image: ## build the container image (the pipeline runs inside; see Dockerfile)
 image-test: | $(INSTALLED) ## lint the Dockerfile, build the image and check it for real
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tools.container.check --build --image $(IMAGE)
+
+# ---------------------------------------------------------------------------------------
+# Supply chain
+# ---------------------------------------------------------------------------------------
+
+.PHONY: audit secrets
+
+# Known vulnerabilities in every pinned dependency (runtime, train and dev). Where the
+# vulnerability service cannot be reached it says so in one line and succeeds; findings fail.
+audit: | $(INSTALLED) ## pip-audit over the pinned dependencies (constraints.txt)
+	$(BIN)/python tools/audit.py --requirement $(CONSTRAINTS)
+
+# Secrets in the files git tracks. Reviewed false positives live in .secrets.baseline
+# (`detect-secrets scan --baseline .secrets.baseline`, then `detect-secrets audit` it); any
+# other finding fails.
+secrets: | $(INSTALLED) ## scan the repository for secrets (detect-secrets, against .secrets.baseline)
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
