@@ -68,6 +68,8 @@ DEV_REQUIRES = TRAIN_REQUIRES + [
     "check-jsonschema>=0.29",  # ships the compose, GitHub and GitLab schemas: validates offline
     "zizmor>=1.0",  # static security analysis of the GitHub Actions workflow
     "pre-commit>=3.8",
+    "pyyaml>=6",  # the tests read the CI and compose files
+    "types-PyYAML",  # its type information, for mypy
 ]
 
 setup(
@@ -80,7 +82,9 @@ setup(
     url="https://github.com/example/sampleproject",
     author="sampleproject maintainers",
     license="MIT",  # an SPDX expression (PEP 639); no licence classifier alongside it
-    license_files=["LICENSE", "sampleproject/data/LICENSE.zoo.md"],
+    # The code's licence. The Zoo data's own (CC BY 4.0) travels next to the data, as package
+    # data, so that its attribution is wherever the data is.
+    license_files=["LICENSE"],
     classifiers=[
         "Development Status :: 4 - Beta",
         "Intended Audience :: Developers",
