@@ -64,7 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     many.add_argument(
         "--input-format", choices=FORMATS, help="default: from FILE's extension or content"
     )
-    many.add_argument("--output-format", choices=FORMATS, help="default: the input's format")
+    many.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        help="default: from --output's extension, else the input's format",
+    )
     many.add_argument(
         "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
     )
@@ -144,7 +148,8 @@ def _predict_file(args: argparse.Namespace) -> int:
                 out = stack.enter_context(atomic_write(args.output))
             except OSError as error:
                 raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
-        writer = batch.make_writer(args.output_format or in_format, out, predictor)
+        out_format = args.output_format or _format_of(args.output) or in_format
+        writer = batch.make_writer(out_format, out, predictor)
         count = batch.predict_stream(lines, source, in_format, writer, predictor)
     if args.verbose:
         import logging
@@ -172,14 +177,16 @@ def _open_input(file: str) -> Iterator[TextIO]:
             stream.close()
 
 
-def _detect_format(
-    file: str, given: Format | None, stream: TextIO
-) -> tuple[Format, Iterable[str]]:
+def _format_of(path: str | None) -> Format | None:
+    return EXTENSIONS.get(Path(path).suffix.lower()) if path else None
+
+
+def _detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
     """The input's format (given, else from the extension, else sniffed) and its lines."""
     if given:
         return given, stream
     if file != "-":
-        detected = EXTENSIONS.get(Path(file).suffix.lower())
+        detected = _format_of(file)
         if detected is None:
             raise UsageError(
                 f"cannot tell the format of {file} from its extension; "

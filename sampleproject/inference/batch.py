@@ -112,9 +112,7 @@ def _read_jsonl(lines: Iterable[str], source: str) -> Rows:
         yield number, row
 
 
-def validated_chunks(
-    rows: Rows, source: str, size: int = CHUNK_ROWS
-) -> Iterator[Chunk]:
+def validated_chunks(rows: Rows, source: str, size: int = CHUNK_ROWS) -> Iterator[Chunk]:
     """Validate ``rows`` ``size`` at a time; stop at the first bad row with its line and column."""
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
@@ -147,14 +145,14 @@ def _row_error(error: ValidationError, lines: list[int], source: str) -> UsageEr
 # ---------------------------------------------------------------------------------------------
 
 
-class Writer(Protocol):
+class Writer(Protocol):  # pylint: disable=too-few-public-methods
     """Writes the predictions of one chunk after another."""
 
     def write(self, chunk: Chunk, predictions: Predictions) -> None:
         """Write one chunk's predictions."""
 
 
-class CsvWriter:
+class CsvWriter:  # pylint: disable=too-few-public-methods
     """``animal_name,class_code,class_name,probability`` (the name is empty when not given)."""
 
     def __init__(self, out: IO[str], predictor: Predictor) -> None:
@@ -176,7 +174,7 @@ class CsvWriter:
         )
 
 
-class JsonlWriter:
+class JsonlWriter:  # pylint: disable=too-few-public-methods
     """One JSON object per line: name (when given), class code and name, every probability."""
 
     def __init__(self, out: IO[str], predictor: Predictor) -> None:

@@ -88,7 +88,7 @@ class Predictor:
         batch = np.asarray(features, dtype=np.float32)
         if batch.ndim != 2 or batch.shape[1] != len(self.metadata.features):  # noqa: PLR2004
             raise ValueError(f"expected a [n, {len(self.metadata.features)}] array")
-        if not len(batch):
+        if batch.shape[0] == 0:
             empty = np.zeros((0, len(self.class_codes)), dtype=np.float32)
             return Predictions(np.zeros(0, dtype=np.int64), np.zeros(0, np.float32), empty)
         labels, probabilities = self._session.run(

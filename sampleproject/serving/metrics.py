@@ -78,7 +78,7 @@ class Metrics:
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-class MetricsMiddleware:
+class MetricsMiddleware:  # pylint: disable=too-few-public-methods
     """Pure ASGI middleware: counts and times every HTTP request."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:

@@ -1,0 +1,54 @@
+"""The installed wheel predicts in a brand-new environment without the training stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TRAINING_STACK = {"scikit-learn", "skl2onnx", "mlflow", "matplotlib", "pandas", "onnx"}
+
+
+def run(bin_dir: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the program ``args[0]`` of ``bin_dir`` with the other arguments."""
+    return subprocess.run(
+        [str(bin_dir / args[0]), *args[1:]], capture_output=True, text=True, check=False,
+        timeout=300, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_the_fresh_install_predicts_with_onnx_runtime_only(
+    runtime_env: Path, tmp_path: Path
+) -> None:
+    listed = run(runtime_env, "python", "-m", "pip", "list", "--format=freeze")
+    installed = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
+    assert not installed & TRAINING_STACK
+    assert {"onnxruntime", "numpy"} <= installed
+
+    # Run from an empty folder, so that the checkout cannot be imported by accident.
+    done = run(runtime_env, "sampleproject", "predict", "--hair", "--milk", "--legs", "4",
+               "--tail", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    name, probability = done.stdout.split()
+    assert name == "mammal" and 0 < float(probability) <= 1
+
+    bird = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2}
+    (tmp_path / "a.jsonl").write_text(json.dumps({**bird, "tail": 1}) + "\n", encoding="utf-8")
+    done = run(runtime_env, "sampleproject", "predict", "a.jsonl", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["class_name"] == "bird"
+
+
+def test_the_fresh_install_refuses_a_tampered_model(runtime_env: Path, tmp_path: Path) -> None:
+    code = "from sampleproject.inference import default_model_dir; print(default_model_dir())"
+    located = run(runtime_env, "python", "-c", code)
+    model = Path(shutil.copytree(located.stdout.strip(), tmp_path / "model"))
+    onnx = model / "zoo.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:-1] + b"\x00")
+    done = run(runtime_env, "sampleproject", "predict", "--legs", "4", "--model-dir", str(model))
+    assert done.returncode == 1
+    assert done.stderr.startswith("sampleproject: error: model ") and "SHA-256" in done.stderr

@@ -1,0 +1,345 @@
+"""The HTTP API in-process (FastAPI's TestClient): every endpoint and every bad payload."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from sampleproject import cli, schema
+from sampleproject.errors import SampleProjectError
+from sampleproject.inference import MODEL_DIR_ENV, Predictor, default_model_dir, load_predictor
+from sampleproject.serving import app as app_module
+from sampleproject.serving.app import Settings, create_app
+from tests.conftest import require
+
+AARDVARK = {
+    "hair": 1, "milk": 1, "predator": 1, "toothed": 1, "backbone": 1, "breathes": 1,
+    "legs": 4, "catsize": 1,
+}  # fmt: skip
+CHICKEN = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2,
+           "tail": 1, "domestic": 1}  # fmt: skip
+
+
+def shipped() -> Path:
+    """The shipped model folder (skips, or fails in CI, when it was not trained)."""
+    require((default_model_dir() / "zoo.json").exists(), "no trained model: run `make train`")
+    return default_model_dir()
+
+
+def wait_ready(client: TestClient) -> None:
+    """Wait until ``/ready`` answers 200."""
+    deadline = time.monotonic() + 30
+    while client.get("/ready").status_code != 200:
+        assert time.monotonic() < deadline, "the model did not load"
+        time.sleep(0.01)
+
+
+@pytest.fixture(name="client", scope="module")
+def client_fixture() -> Iterator[TestClient]:
+    """An application on the shipped model, with small limits to test them."""
+    app = create_app(Settings(model_dir=shipped(), max_body_bytes=4096, max_animals=5))
+    with TestClient(app) as test_client:  # runs the lifespan: the model loads
+        wait_ready(test_client)
+        yield test_client
+
+
+def post(client: TestClient, body: object) -> tuple[int, object]:
+    """POST ``body`` as JSON to /predict: (status, decoded answer)."""
+    response = client.post("/predict", json=body)
+    return response.status_code, response.json()
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+def test_health_answers_ok(client: TestClient) -> None:
+    response = client.get("/health")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_ready_names_the_loaded_model(client: TestClient) -> None:
+    response = client.get("/ready")
+    metadata = json.loads((shipped() / "zoo.json").read_text(encoding="utf-8"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "model_sha256": metadata["model_sha256"]}
+
+
+def test_one_animal_gets_one_prediction(client: TestClient) -> None:
+    status, body = post(client, AARDVARK)
+    assert status == 200
+    assert isinstance(body, dict)
+    assert (body["class_code"], body["class_name"]) == (1, "mammal")
+    assert body["probability"] == max(body["probabilities"].values())
+    assert list(body["probabilities"]) == list(schema.CLASS_NAMES.values())
+    assert sum(body["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_the_api_agrees_with_the_predictor(client: TestClient) -> None:
+    predictor = load_predictor(shipped())
+    expected = predictor.predict([schema.Animal.model_validate(CHICKEN).as_row()])
+    _, body = post(client, CHICKEN)
+    assert isinstance(body, dict)
+    assert body["class_code"] == int(expected.codes[0])
+    assert body["probability"] == pytest.approx(float(expected.probability[0]), abs=1e-6)
+
+
+def test_a_list_gets_a_list_in_the_same_order(client: TestClient) -> None:
+    status, body = post(client, [CHICKEN, AARDVARK, CHICKEN])
+    assert status == 200
+    assert isinstance(body, list)
+    singles = [post(client, animal)[1] for animal in (CHICKEN, AARDVARK, CHICKEN)]
+    assert body == singles
+
+
+def test_flags_accept_json_booleans(client: TestClient) -> None:
+    as_booleans = {
+        name: bool(value) if name != "legs" else value for name, value in AARDVARK.items()
+    }
+    assert post(client, as_booleans) == post(client, AARDVARK)
+
+
+def test_metrics_count_requests_latencies_and_classes(client: TestClient) -> None:
+    def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = client.get("/metrics").text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    before = samples()
+    post(client, [AARDVARK, AARDVARK, CHICKEN])
+    post(client, {"legs": 3})
+    after = samples()
+    mammal = ("sampleproject_predictions_total", (("class_name", "mammal"),))
+    ok = ("sampleproject_http_requests_total",
+          (("method", "POST"), ("path", "/predict"), ("status", "200")))  # fmt: skip
+    rejected = ("sampleproject_http_requests_total",
+                (("method", "POST"), ("path", "/predict"), ("status", "422")))  # fmt: skip
+    timed = ("sampleproject_http_request_duration_seconds_count",
+             (("method", "POST"), ("path", "/predict")))  # fmt: skip
+    assert after[mammal] - before.get(mammal, 0) == 2
+    assert after[ok] - before.get(ok, 0) == 1
+    assert after[rejected] - before.get(rejected, 0) == 1
+    assert after[timed] - before.get(timed, 0) == 2
+    # Every class is exported from the start, so a dashboard never misses a series.
+    assert {labels[0][1] for name, labels in after if name == mammal[0]} == set(
+        schema.CLASS_NAMES.values()
+    )
+
+
+def test_unknown_paths_share_one_metrics_label(client: TestClient) -> None:
+    client.get("/no/such/path/1")
+    client.get("/no/such/path/2")
+    text = client.get("/metrics").text
+    assert 'path="unmatched"' in text
+    assert "/no/such/path" not in text
+
+
+def test_the_openapi_schema_documents_one_or_many_animals(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    one, many = body["schema"]["oneOf"]
+    assert one == {"$ref": "#/components/schemas/Animal"}
+    assert (many["type"], many["maxItems"], many["minItems"]) == ("array", 5, 1)
+    assert set(spec["components"]["schemas"]["Animal"]["properties"]) == set(schema.FEATURES)
+    assert {"/health", "/ready", "/metrics", "/predict"} <= set(spec["paths"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+# --- bad requests: 4xx with a JSON error body, never a 500 -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"legs": 3}, 422, "legs: legs must be one of 0, 2, 4, 5, 6, 8"),
+        ({"hair": 1}, 422, "legs: Field required"),
+        ({"legs": 4, "hair": 2}, 422, "hair: Input should be less than or equal to 1"),
+        ({"legs": 4, "hair": "yes"}, 422, "hair: Input should be a valid integer"),
+        ({"legs": 4, "wings": 1}, 422, "wings: unknown field"),
+        ([CHICKEN, {"legs": 7}], 422, "[1].legs: legs must be one of"),
+        ([CHICKEN, 5], 422, "[1]: Input should be a valid dictionary"),
+        ([], 422, "body: List should have at least 1 item"),
+        ([CHICKEN] * 6, 422, "body: List should have at most 5 items"),
+        ("chicken", 422, "expected an animal (a JSON object) or animals (a JSON array)"),
+    ],
+)
+def test_invalid_animals_get_422_with_the_field(
+    client: TestClient, body: object, status: int, message: str
+) -> None:
+    answer_status, answer = post(client, body)
+    assert answer_status == status
+    assert isinstance(answer, dict)
+    assert message in answer["error"]
+    assert answer["details"] and all(set(d) == {"location", "message"} for d in answer["details"])
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "message"),
+    [
+        (b'{"legs": 4', {"content-type": "application/json"}, 400, "invalid JSON"),
+        (b"legs=4", {"content-type": "application/x-www-form-urlencoded"}, 415, "as JSON"),
+        (b'{"legs": 4}', {"content-type": "text/plain"}, 415, "Content-Type: application/json"),
+        (b'{"legs": 4}', {}, 415, "as JSON"),
+        (b"", {"content-type": "application/json"}, 422, "Field required"),
+        (b"null", {"content-type": "application/json"}, 422, "expected an animal"),
+    ],
+)
+def test_malformed_requests_get_4xx_json(
+    client: TestClient, content: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
+    response = client.post("/predict", content=content, headers=headers)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+def test_a_vendor_json_type_is_json(client: TestClient) -> None:
+    response = client.post(
+        "/predict", content=json.dumps(AARDVARK), headers={"content-type": "application/vnd.x+json"}
+    )
+    assert response.status_code == 200
+
+
+def test_a_body_over_the_limit_gets_413_with_or_without_content_length(
+    client: TestClient,
+) -> None:
+    big = json.dumps([AARDVARK] * 200).encode()  # over the fixture's 4096 bytes
+    response = client.post("/predict", content=big, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (
+        413, "request body larger than 4096 bytes",
+    )  # fmt: skip
+
+    def chunks() -> Iterator[bytes]:  # a generator: sent chunked, without Content-Length
+        for start in range(0, len(big), 1000):
+            yield big[start : start + 1000]
+
+    response = client.post(
+        "/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "content-length" not in response.request.headers
+    assert response.json()["error"].startswith("request body larger")
+
+
+def test_wrong_paths_and_methods_get_json_errors(client: TestClient) -> None:
+    assert client.get("/nowhere").json() == {"error": "Not Found", "details": []}
+    response = client.get("/predict")
+    assert (response.status_code, response.json()["error"]) == (405, "Method Not Allowed")
+
+
+# --- the model's life cycle --------------------------------------------------------------
+
+
+def test_not_ready_until_the_model_is_loaded() -> None:
+    release = threading.Event()
+
+    def slow_loader() -> Predictor:
+        release.wait(30)
+        return load_predictor(shipped())
+
+    with TestClient(create_app(loader=slow_loader)) as client:
+        assert client.get("/health").status_code == 200  # alive while loading
+        response = client.get("/ready")
+        assert (response.status_code, response.json()["status"]) == (503, "loading")
+        status, body = post(client, AARDVARK)
+        assert status == 503 and isinstance(body, dict) and "not loaded" in body["error"]
+        release.set()
+        wait_ready(client)
+        assert post(client, AARDVARK)[0] == 200
+
+
+def test_a_model_that_fails_to_load_keeps_the_server_unready() -> None:
+    def failing_loader() -> Predictor:
+        raise SampleProjectError("model zoo.onnx does not match the SHA-256")
+
+    with TestClient(create_app(loader=failing_loader)) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/ready").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        response = client.get("/ready")
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "failed", "error": "model zoo.onnx does not match the SHA-256",
+        }  # fmt: skip
+
+
+def test_an_unexpected_failure_is_a_json_500_without_details() -> None:
+    class Broken(Predictor):
+        """A predictor that fails as a bug would."""
+
+        def __init__(self) -> None:  # pylint: disable=super-init-not-called
+            self.metadata = load_predictor(shipped()).metadata
+
+        def predict(self, features: object) -> object:  # type: ignore[override]
+            raise RuntimeError("secret internals")
+
+    app = create_app(loader=Broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wait_ready(client)
+        response = client.post("/predict", json=AARDVARK)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error (see the server's log)", "details": []}
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(app_module.MAX_BODY_BYTES_ENV, "1234")
+    monkeypatch.setenv(app_module.MAX_ANIMALS_ENV, "7")
+    monkeypatch.setenv(MODEL_DIR_ENV, str(shipped()))
+    assert Settings.from_env() == Settings(max_body_bytes=1234, max_animals=7)
+    spec = TestClient(app_module.app_from_env()).get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["oneOf"][1]["maxItems"] == 7
+
+
+# --- the serve command's checks, before any server starts ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "status", "message"),
+    [
+        (["--port", "70000"], {}, 2, "--port must be between 0 and 65535"),
+        (["--workers", "0"], {}, 2, "--workers must be at least 1"),
+        (["--max-body-bytes", "0"], {}, 2, "--max-body-bytes must be at least 1"),
+        ([], {"SAMPLEPROJECT_PORT": "http"}, 2, "$SAMPLEPROJECT_PORT must be an integer"),
+        (["--model-dir", "/nonexistent"], {}, 2, "no such folder"),
+    ],
+)
+def test_serve_refuses_bad_settings(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    args: list[str], env: dict[str, str], status: int, message: str,
+) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["serve", *args]) == status
+    assert message in capsys.readouterr().err
+
+
+def test_serve_refuses_a_tampered_model_before_listening(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("zoo.json", "zoo.onnx"):
+        (folder / name).write_bytes((shipped() / name).read_bytes())
+    (folder / "zoo.onnx").write_bytes((folder / "zoo.onnx").read_bytes()[:-1])
+    assert cli.main(["serve", "--model-dir", str(folder)]) == 1
+    assert "does not match the SHA-256" in capsys.readouterr().err
+
+
+def test_serve_logs_everything_to_stderr() -> None:
+    from sampleproject.commands import serve  # pylint: disable=import-outside-toplevel
+
+    config = serve._log_config()  # pylint: disable=protected-access
+    streams = {handler["stream"] for handler in config["handlers"].values()}
+    assert streams == {"ext://sys.stderr"}
+    assert "sampleproject" in config["loggers"]
