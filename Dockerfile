@@ -85,6 +85,8 @@ COPY . .
 # file inside this one step and exists in no layer and no image setting.
 ARG SOURCE_DATE_EPOCH=315532800
 ARG SONAR_HOST_URL=
+# MLflow records the git commit of each run when it can; here there is no git to ask.
+ENV GIT_PYTHON_REFRESH=quiet
 RUN --mount=type=cache,target=/src/.mypy_cache \
     --mount=type=cache,target=/src/.ruff_cache \
     --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
@@ -145,7 +147,7 @@ RUN --mount=type=bind,from=build,source=/opt/build-venv,target=/opt/build-venv \
 
 # An unprivileged user, with a fixed uid so that volume permissions are predictable.
 # The application writes nothing; it runs with a read-only root file system as well.
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin pyapp
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pyapp
 USER 10001:10001
 WORKDIR /tmp
 

@@ -115,7 +115,7 @@ class Checker:
     def healthcheck_declared(self) -> str:
         """The image has its HEALTHCHECK (podman drops it unless it writes the Docker format)."""
         inspected = self._inspect()
-        health = inspected.get("Config", {}).get("Healthcheck") or inspected.get("HealthCheck")
+        health = inspected.get("Config", {}).get("Healthcheck") or inspected.get("Healthcheck")
         if not health or "pyapp-healthcheck" not in " ".join(health.get("Test", [])):
             raise CheckFailed(f"no HEALTHCHECK with pyapp-healthcheck in the image: {health!r}")
         return " ".join(health["Test"])
