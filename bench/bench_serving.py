@@ -126,7 +126,7 @@ def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-m
     """Start ``command``, wait until ``urls[0]`` answers, load ``urls[1]``, stop it."""
     ready, url = urls
     with (workdir / "server.log").open("wb") as log:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with (stopped below)
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
             command, stdout=log, stderr=subprocess.STDOUT, env=env
         )
     try:

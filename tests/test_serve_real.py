@@ -75,7 +75,7 @@ def start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Serv
     environment.pop("SAMPLEPROJECT_HOST", None)
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log.open("wb") as err, (tmp_path / "serve.out").open("wb") as out:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with (see stop())
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
             [str(BIN / "sampleproject"), "serve", *args], stdout=out, stderr=err, env=environment
         )
     server = Server(process, port, log)
