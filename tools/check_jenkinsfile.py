@@ -190,7 +190,8 @@ def _check_stages(stages: Block) -> list[str]:
         if stage.keyword != "stage":
             problems.append(f"line {stage.line}: `stages` may hold only `stage(...)` blocks")
             continue
-        name = stage.head[len("stage") :].strip()
+        quoted = re.match(r"stage\s*\(\s*(['\"])(.*?)\1\s*\)", stage.head)
+        name = f"'{quoted.group(2)}'" if quoted else stage.head
         if name in names:
             problems.append(f"line {stage.line}: stage {name} appears twice")
         names.add(name)
