@@ -101,7 +101,9 @@ def load(url: str, body: str, args: argparse.Namespace, workdir: Path) -> Result
     """Run wrk against ``url`` with a POST of ``body``; parse its summary."""
     script = workdir / "post.lua"
     script.write_text(LUA.format(body=json.dumps(body)), encoding="utf-8")
-    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--latency", "-s", str(script)]
+    # A 30 s timeout: wrk's default (2 s) would drop, not count, the slowest answers.
+    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--timeout", "30s", "--latency"]
+    base += ["-s", str(script)]
     subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm-up
     output = subprocess.run(
         [*base, f"-d{args.duration}s", url], check=True, capture_output=True, text=True

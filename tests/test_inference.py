@@ -13,15 +13,14 @@ import pytest
 
 from sampleproject import schema
 from sampleproject.errors import SampleProjectError
-from sampleproject.inference import (
+from sampleproject.inference.model import (
     MODEL_DIR_ENV,
-    Predictor,
     default_model_dir,
     load_metadata,
-    load_predictor,
     read_verified_model,
     resolve_model_dir,
 )
+from sampleproject.inference.predictor import Predictor, load_predictor
 from tests.conftest import require
 
 SHIPPED = default_model_dir()

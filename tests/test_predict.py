@@ -14,7 +14,8 @@ import pytest
 
 from sampleproject import cli, schema
 from sampleproject.errors import UsageError
-from sampleproject.inference import MODEL_DIR_ENV, batch, default_model_dir
+from sampleproject.inference import batch
+from sampleproject.inference.model import MODEL_DIR_ENV, default_model_dir
 from tests.conftest import BIN, require
 
 DATA = Path(schema.__file__).parent / "data" / "zoo.data"

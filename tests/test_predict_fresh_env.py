@@ -44,7 +44,7 @@ def test_the_fresh_install_predicts_with_onnx_runtime_only(
 
 
 def test_the_fresh_install_refuses_a_tampered_model(runtime_env: Path, tmp_path: Path) -> None:
-    code = "from sampleproject.inference import default_model_dir; print(default_model_dir())"
+    code = "from sampleproject.inference.model import default_model_dir as d; print(d())"
     located = run(runtime_env, "python", "-c", code)
     model = Path(shutil.copytree(located.stdout.strip(), tmp_path / "model"))
     onnx = model / "zoo.onnx"

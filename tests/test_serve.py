@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sampleproject import cli, schema
 from sampleproject.errors import SampleProjectError
-from sampleproject.inference import MODEL_DIR_ENV, Predictor, default_model_dir, load_predictor
+from sampleproject.inference.model import MODEL_DIR_ENV, default_model_dir
+from sampleproject.inference.predictor import Predictor, load_predictor
 from sampleproject.serving import app as app_module
 from sampleproject.serving.app import Settings, create_app
 from tests.conftest import require

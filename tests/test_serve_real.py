@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sampleproject.inference import default_model_dir
+from sampleproject.inference.model import default_model_dir
 from tests.conftest import BIN, ROOT, require
 
 pytestmark = pytest.mark.slow

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace, threads: int = 0) -> Predictor:
-    from sampleproject.inference import load_predictor
+    from sampleproject.inference.predictor import load_predictor
 
     return load_predictor(args.model_dir, threads=threads)
 

@@ -42,9 +42,6 @@ def _env_int(name: str, default: int) -> int:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``serve``."""
-    # Imported here, not at the top: it is light (no FastAPI), and only serve needs it.
-    from sampleproject.inference.model import MODEL_DIR_ENV
-
     defaults = {
         "host": os.environ.get(HOST_ENV) or "127.0.0.1",
         "port": _env_int(PORT_ENV, 8000),
@@ -73,7 +70,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-dir",
         metavar="DIR",
-        help=f"folder with zoo.onnx and zoo.json (${MODEL_DIR_ENV}; default: the shipped model)",
+        # The variable is sampleproject.inference.model.MODEL_DIR_ENV, not imported here:
+        # that module imports pydantic, and --help must stay fast.
+        help="folder with zoo.onnx and zoo.json ($SAMPLEPROJECT_MODEL_DIR; default: shipped)",
     )
     parser.add_argument(
         "--max-body-bytes",

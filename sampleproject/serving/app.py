@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 
 from sampleproject import __version__, schema
 from sampleproject.errors import SampleProjectError
-from sampleproject.inference import Predictor, load_predictor
+from sampleproject.inference.predictor import Predictor, load_predictor
 from sampleproject.serving import schemas
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
