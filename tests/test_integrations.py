@@ -5,6 +5,7 @@ validated against the schemas check-jsonschema ships (compose-spec, GitHub workf
 CI), the workflow is audited by zizmor offline, the Jenkinsfile's structure by
 tools/check_jenkinsfile.py, and then each file is read for what this project promises (network
 `cicd`, health checks, pinned actions, the Python matrix, publishing only with secrets...).
+The tests that start an external checker (seconds each) are marked slow.
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ def supported_pythons() -> list[str]:
 # --- compose -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda path: path.name)
 def test_compose_file_follows_the_compose_spec(path: Path) -> None:
     result = check_schema("vendor.compose-spec", path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_compose_schema_check_rejects_a_broken_file(tmp_path: Path) -> None:
     broken = tmp_path / "compose.yaml"
     # `healthcheck.interval` must be a duration string and `ports` a list.
@@ -130,6 +133,7 @@ def test_mlflow_uses_postgresql_and_minio_with_a_created_bucket() -> None:
     assert "mc mb --ignore-existing" in " ".join(bucket_job["entrypoint"])
 
 
+@pytest.mark.slow
 def test_mlflow_server_image_is_pinned_and_lints_clean() -> None:
     dockerfile = ROOT / "compose" / "mlflow" / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")
@@ -147,6 +151,7 @@ def test_mlflow_server_image_is_pinned_and_lints_clean() -> None:
 # --- GitHub Actions ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_workflow_follows_the_github_schema() -> None:
     result = check_schema("vendor.github-workflows", WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -161,6 +166,7 @@ def _zizmor(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing_in_the_workflow() -> None:
     """Even the pedantic `auditor` persona, with no ignores configured."""
     result = _zizmor(WORKFLOW)
@@ -169,6 +175,7 @@ def test_zizmor_finds_nothing_in_the_workflow() -> None:
     assert not (ROOT / "zizmor.yml").exists()
 
 
+@pytest.mark.slow
 def test_zizmor_catches_a_template_injection(tmp_path: Path) -> None:
     # Edited as text: a YAML round trip would turn the `on:` key into `true:` (YAML 1.1).
     anchor = "        run: make audit\n"
@@ -226,11 +233,13 @@ def test_workflow_builds_uploads_smoke_tests_and_publishes_only_with_secrets() -
 # --- GitLab CI -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gitlab_ci_follows_the_gitlab_schema() -> None:
     result = check_schema("vendor.gitlab-ci", GITLAB_CI)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_gitlab_schema_check_rejects_a_job_named_after_a_keyword(tmp_path: Path) -> None:
     """`image` is a global keyword: a job of that name is invalid (the schema knows it)."""
     pipeline = load(GITLAB_CI)
@@ -321,6 +330,7 @@ def _hook_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_pre_commit_config_is_valid(tmp_path: Path) -> None:
     result = subprocess.run(
         [require_tool("pre-commit"), "validate-config", str(PRE_COMMIT_CONFIG)],
