@@ -147,8 +147,9 @@ def base_image(engine: Engine) -> str:
 def build_args(context: Path, base: str) -> dict[str, str]:
     """The Dockerfile's build arguments for the sources in ``context``."""
     args = {"BASE_IMAGE": base, "VERSION": _version(context)}
-    # The commit's date and id; a context without git data (a copy) keeps the defaults.
-    for name, git_format in (("SOURCE_DATE_EPOCH", "%ct"), ("REVISION", "%H")):
+    # The commit's date and id; without git, or git data (a copy), the defaults stay.
+    git_formats = {"SOURCE_DATE_EPOCH": "%ct", "REVISION": "%H"} if shutil.which("git") else {}
+    for name, git_format in git_formats.items():
         git = subprocess.run(
             ["git", "-C", str(context), "log", "-1", f"--format={git_format}"],
             capture_output=True,
