@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -344,3 +345,42 @@ def test_serve_logs_everything_to_stderr() -> None:
     streams = {handler["stream"] for handler in config["handlers"].values()}
     assert streams == {"ext://sys.stderr"}
     assert "sampleproject" in config["loggers"]
+
+
+def test_serve_hands_its_settings_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal  # pylint: disable=import-outside-toplevel
+
+    import uvicorn  # pylint: disable=import-outside-toplevel
+
+    from sampleproject.serving import metrics  # pylint: disable=import-outside-toplevel
+
+    seen: dict[str, object] = {}
+
+    def fake_run(app: str, **options: object) -> None:
+        seen.update(options, app=app, environ=dict(os.environ))
+        folder = Path(os.environ[metrics.MULTIPROC_ENV])
+        seen["metrics_dir_existed"] = folder.is_dir()
+        # Workers write their values there; the scrape reads that folder, not this process.
+        assert b"sampleproject_http_requests" not in metrics.Metrics().exposition()
+
+    # monkeypatch restores what serve changes for its workers.
+    for name in (MODEL_DIR_ENV, app_module.MAX_BODY_BYTES_ENV, app_module.MAX_ANIMALS_ENV):
+        monkeypatch.setenv(name, "")
+    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    monkeypatch.setenv("SAMPLEPROJECT_HOST", "0.0.0.0")  # noqa: S104 (as in the container)
+    monkeypatch.setenv("SAMPLEPROJECT_WORKERS", "3")
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.main(["serve", "--port", "9999", "--max-animals", "9", "--no-access-log"]) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    assert seen["app"] == "sampleproject.serving.app:app_from_env" and seen["factory"] is True
+    assert (seen["host"], seen["port"], seen["workers"]) == ("0.0.0.0", 9999, 3)  # noqa: S104
+    assert seen["access_log"] is False
+    environ = seen["environ"]
+    assert isinstance(environ, dict)
+    assert environ[MODEL_DIR_ENV] == str(shipped().resolve())
+    assert environ[app_module.MAX_ANIMALS_ENV] == "9"
+    assert seen["metrics_dir_existed"] is True
+    assert not Path(environ[metrics.MULTIPROC_ENV]).exists()  # removed when serve returns
