@@ -44,7 +44,8 @@ TRAIN_REQUIRES = [
 ]
 
 # ``pip install -e .[dev]`` (requirements.txt): tests, analysis, packaging and the scanner.
-DEV_REQUIRES = TRAIN_REQUIRES + [
+DEV_REQUIRES = [
+    *TRAIN_REQUIRES,
     "pytest>=8",
     "pytest-timeout>=2.3",
     "coverage[toml]>=7.6",
