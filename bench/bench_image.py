@@ -61,9 +61,10 @@ def image_size(engine: engines.Engine, image: str) -> int:
 def empty_build_caches(engine: engines.Engine) -> None:
     """Forget the cache mounts (pip and apt downloads, mypy's cache) and unused layers."""
     if engine.is_podman:
-        # podman (buildah) keeps the RUN --mount=type=cache folders here, one per user.
-        cache = Path("/var/tmp") / f"buildah-cache-{os.getuid()}"  # noqa: S108 (buildah's path)
-        shutil.rmtree(cache, ignore_errors=True)
+        # podman (buildah) keeps the RUN --mount=type=cache folders here (root's, then
+        # other users' since buildah 1.29).
+        for name in ("buildah-cache", f"buildah-cache-{os.getuid()}"):
+            shutil.rmtree(Path("/var/tmp") / name, ignore_errors=True)  # noqa: S108
     else:
         engine.run("builder", "prune", "--all", "--force", capture=True)
 

@@ -26,14 +26,19 @@ fi
 mirror=${mirror:-http://deb.debian.org/debian}
 
 rootfs=$(mktemp -d)
-trap 'rm -rf "$rootfs"' EXIT
+cleanup() {
+    # An interrupted debootstrap can leave its mounts behind: unmount before deleting.
+    local mount
+    for mount in dev/pts dev proc sys; do umount "$rootfs/$mount" 2>/dev/null || true; done
+    rm -rf "$rootfs" "$rootfs.log"
+}
+trap cleanup EXIT
 
 echo "make-base-image: debootstrap $suite from $mirror"
 # minbase: only essential packages and apt. python3-venv brings ensurepip, so `python3 -m venv`
 # gives each environment its own pip; ca-certificates lets pip verify PyPI.
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-    "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || { cat "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
-rm -f "$rootfs.log"
+    "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || { cat "$rootfs.log" >&2; exit 1; }
 
 # What only the bootstrap needed: downloaded packages and package lists (a Dockerfile's
 # `apt-get update` fetches fresh lists), logs and caches.
