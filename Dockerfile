@@ -1,12 +1,16 @@
-# syntax=docker/dockerfile:1
-# The image of sampleproject, in two stages (see README, "Container"):
+# The image of sampleproject, in two stages (see README, "Build the Docker image"):
 #
 #   build    runs the whole pipeline (`make`: tests, reports, quality gate, training and its
 #            model gate, wheel); the image is never built from code that fails it.
 #   runtime  the wheel installed with its pinned runtime dependencies only: no compiler, no
 #            training stack, no tests, no pip.
 #
-#   docker build --rm --network=cicd -t pyapp .     then   docker run --rm pyapp 45 46
+#   docker build --rm -t pyapp .      then      docker run --rm pyapp 45 46
+#
+# It needs BuildKit (Docker's builder since Docker 23; podman and buildah too) for its cache
+# mounts and secrets. There is no `# syntax=` line on purpose: it makes BuildKit download its
+# Dockerfile frontend from Docker Hub, which a site without registry access cannot do, and
+# the built-in frontend has everything used here.
 #
 # Build arguments (all optional):
 #   BASE_IMAGE        the Python base of both stages; a site without registry access passes
