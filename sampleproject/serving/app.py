@@ -11,8 +11,11 @@ Design choices, for speed and for clear errors:
   does not validate our own output again; ``response_model`` still documents it.
 - Every error, including FastAPI's own (validation, 404, 405, 413), has the same JSON body
   (:class:`ErrorBody`). A bad payload is a 4xx, never a 500.
-- The model loads in a thread at start-up: ``/health`` answers at once, ``/ready`` says 503
-  until the model is usable. (``serve`` has already verified the model before starting.)
+- The model loads during start-up, before the worker accepts connections. If it cannot be
+  loaded, the process still answers: ``/health`` 200 (alive), ``/ready`` 503 with the reason,
+  ``/predict`` 503, so an orchestrator stops routing traffic to it and its log says why.
+  (``serve`` verifies the model before it starts, so this is the rare case of a model
+  changed in between.)
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint's annotations
@@ -90,9 +93,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_load(state, loader or load_model))
+        # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
+        # connection until then, so with several workers no request can reach a worker
+        # whose model is not loaded yet. (In a thread, so the event loop stays responsive.)
+        await _load(state, loader or load_model)
         yield
-        task.cancel()
 
     app = FastAPI(
         title="sampleproject",
