@@ -53,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     one = parser.add_argument_group("one animal (instead of FILE)")
     for name in (*schema.BOOLEAN_FEATURES, *schema.TRAILING_BOOLEAN_FEATURES):
-        one.add_argument(f"--{name}", action="store_true", help=f"the animal has {name}")
+        one.add_argument(f"--{name}", action="store_true", help=f"{name} = 1")
     one.add_argument(
         "--legs", type=int, choices=schema.LEG_COUNTS, help="number of legs (required)"
     )
