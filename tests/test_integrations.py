@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT, require, require_tool
+from tests.conftest import BIN, ROOT, require_tool
+from tests.repository import clean_clone
 from tools import check_jenkinsfile
 
 COMPOSE_FILES = sorted((ROOT / "compose").glob("*.yaml"))
@@ -373,19 +374,8 @@ INTEGRATION_HOOKS = [
 
 @pytest.fixture(name="clone", scope="module")
 def clone_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean clone of the repository's last commit, as CI checks it out.
-
-    pre-commit fails a hook when any tracked file changes while it runs; in a working tree that
-    others edit at the same time that would make the test flaky, in a clone it cannot happen.
-    """
-    require((ROOT / ".git").exists(), "pre-commit needs the git repository")
-    clone = tmp_path_factory.mktemp("clone") / "repo"
-    subprocess.run(
-        [require_tool("git"), "clone", "--quiet", "--shared", str(ROOT), str(clone)],
-        check=True,
-        timeout=120,
-    )
-    return clone
+    """pre-commit fails a hook when a tracked file changes while it runs: use a clean clone."""
+    return clean_clone(tmp_path_factory.mktemp("clone") / "repo")
 
 
 @pytest.mark.slow

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require, require_tool
+from tests.conftest import ROOT, require_tool
+from tests.repository import clean_clone
 from tools import audit
 
 VENV = Path(sys.prefix)  # the environment the tests run in; make uses it as VIRTUAL_ENV
@@ -40,15 +41,8 @@ def make(target: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(name="clone")
 def clone_fixture(tmp_path: Path) -> Path:
-    """A clean clone of the repository's last commit."""
-    require((ROOT / ".git").exists(), "the secrets scan reads the files git tracks")
-    clone = tmp_path / "repo"
-    subprocess.run(
-        [require_tool("git"), "clone", "--quiet", "--shared", str(ROOT), str(clone)],
-        check=True,
-        timeout=120,
-    )
-    return clone
+    """The secrets scan reads the files git tracks: a clean clone, where a test may add one."""
+    return clean_clone(tmp_path / "repo")
 
 
 @pytest.mark.slow
