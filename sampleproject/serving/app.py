@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from sampleproject import __version__, schema
 from sampleproject.errors import SampleProjectError
-from sampleproject.inference.predictor import Predictor, load_predictor
+from sampleproject.inference.predictor import Predictions, Predictor, load_predictor
 from sampleproject.serving import schemas
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
@@ -74,7 +74,6 @@ class ModelState:
 
     predictor: Predictor | None = None
     error: str | None = None
-    class_names: tuple[str, ...] = field(default_factory=tuple)
 
 
 def create_app(
@@ -95,7 +94,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
         # connection until then, so with several workers no request can reach a worker
-        # whose model is not loaded yet. (In a thread, so the event loop stays responsive.)
+        # whose model is not loaded yet.
         await _load(state, loader or load_model)
         yield
 
@@ -199,7 +198,7 @@ async def _load(state: ModelState, loader: Callable[[], Predictor]) -> None:
     logger.info("model %s loaded", predictor.metadata.model_sha256[:12])
 
 
-def _prediction_bodies(predictor: Predictor, predictions: Any) -> list[dict[str, Any]]:
+def _prediction_bodies(predictor: Predictor, predictions: Predictions) -> list[dict[str, Any]]:
     names = predictor.class_names
     return [
         {
