@@ -103,32 +103,14 @@ def _load(args: argparse.Namespace, threads: int = 0) -> Predictor:
 def _predict_one(args: argparse.Namespace, flags: list[str]) -> int:
     import json
 
-    row = [1 if name in flags else 0 for name in schema.FEATURES]
-    row[schema.FEATURES.index("legs")] = args.legs
+    animal = schema.Animal(legs=args.legs, **dict.fromkeys(flags, 1))
     # One row: a single thread starts faster than ONNX Runtime's pool.
     predictor = _load(args, threads=1)
-    predictions = predictor.predict([row])
-    code = int(predictions.codes[0])
-    probability = float(predictions.probability[0])
+    record = predictor.records(predictor.predict([animal.as_row()]))[0]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "class_code": code,
-                    "class_name": predictor.name_of(code),
-                    "probability": round(probability, 6),
-                    "probabilities": dict(
-                        zip(
-                            predictor.class_names,
-                            predictions.rounded_probabilities()[0].tolist(),
-                            strict=True,
-                        )
-                    ),
-                }
-            )
-        )
+        print(json.dumps(record))
     else:
-        print(f"{predictor.name_of(code)} {probability:.2f}")
+        print(f"{record['class_name']} {record['probability']:.2f}")
     return 0
 
 

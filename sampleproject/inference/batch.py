@@ -183,24 +183,11 @@ class JsonlWriter:  # pylint: disable=too-few-public-methods
 
     def write(self, chunk: Chunk, predictions: Predictions) -> None:
         """Write one chunk's predictions."""
-        names = self._predictor.class_names
-        lines = []
-        for name, code, probability, row in zip(
-            chunk.names,
-            predictions.codes.tolist(),
-            predictions.rounded_probability().tolist(),
-            predictions.rounded_probabilities().tolist(),
-            strict=True,
-        ):
-            record: dict[str, Any] = {} if name is None else {schema.NAME_COLUMN: name}
-            record.update(
-                class_code=code,
-                class_name=self._predictor.name_of(code),
-                probability=probability,
-                probabilities=dict(zip(names, row, strict=True)),
-            )
-            lines.append(json.dumps(record) + "\n")
-        self._out.writelines(lines)
+        records = self._predictor.records(predictions)
+        self._out.writelines(
+            json.dumps(record if name is None else {schema.NAME_COLUMN: name, **record}) + "\n"
+            for name, record in zip(chunk.names, records, strict=True)
+        )
 
 
 def make_writer(fmt: Format, out: IO[str], predictor: Predictor) -> Writer:

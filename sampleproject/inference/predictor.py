@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +83,24 @@ class Predictor:
     def name_of(self, code: int) -> str:
         """The name of class ``code``."""
         return self._names_by_code[code]
+
+    def records(self, predictions: Predictions) -> list[dict[str, Any]]:
+        """One JSON-ready dict per prediction: class code and name, its probability, and
+        every class's probability by name (probabilities rounded to 6 decimals)."""
+        return [
+            {
+                "class_code": code,
+                "class_name": self._names_by_code[code],
+                "probability": probability,
+                "probabilities": dict(zip(self.class_names, row, strict=True)),
+            }
+            for code, probability, row in zip(
+                predictions.codes.tolist(),
+                predictions.rounded_probability().tolist(),
+                predictions.rounded_probabilities().tolist(),
+                strict=True,
+            )
+        ]
 
     def predict(self, features: npt.ArrayLike) -> Predictions:
         """Predict a batch: ``features`` is ``[n, 16]`` in :data:`schema.FEATURES` order."""

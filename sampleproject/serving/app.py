@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from sampleproject import __version__, schema
 from sampleproject.errors import SampleProjectError
-from sampleproject.inference.predictor import Predictions, Predictor, load_predictor
+from sampleproject.inference.predictor import Predictor, load_predictor
 from sampleproject.serving import schemas
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
@@ -173,7 +173,7 @@ def create_app(
         many = isinstance(animals, list)
         batch: list[schema.Animal] = animals if many else [animals]
         predictions = predictor.predict([animal.as_row() for animal in batch])
-        body = _prediction_bodies(predictor, predictions)
+        body = predictor.records(predictions)
         codes, counts = np.unique(predictions.codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
             metrics.predictions.labels(predictor.name_of(code)).inc(count)
@@ -196,24 +196,6 @@ async def _load(state: ModelState, loader: Callable[[], Predictor]) -> None:
         return
     state.predictor = predictor
     logger.info("model %s loaded", predictor.metadata.model_sha256[:12])
-
-
-def _prediction_bodies(predictor: Predictor, predictions: Predictions) -> list[dict[str, Any]]:
-    names = predictor.class_names
-    return [
-        {
-            "class_code": code,
-            "class_name": predictor.name_of(code),
-            "probability": probability,
-            "probabilities": dict(zip(names, row, strict=True)),
-        }
-        for code, probability, row in zip(
-            predictions.codes.tolist(),
-            predictions.rounded_probability().tolist(),
-            predictions.rounded_probabilities().tolist(),
-            strict=True,
-        )
-    ]
 
 
 async def _require_json(request: Request) -> None:
