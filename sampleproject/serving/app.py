@@ -155,9 +155,7 @@ def create_app(
             Body(
                 openapi_examples={
                     "one animal": {"value": schemas.EXAMPLE_ANIMAL},
-                    "several animals": {
-                        "value": [schemas.EXAMPLE_ANIMAL, {"feathers": 1, "eggs": 1, "legs": 2}]
-                    },
+                    "several animals": {"value": [schemas.EXAMPLE_ANIMAL, schemas.EXAMPLE_BIRD]},
                 }
             ),
         ],

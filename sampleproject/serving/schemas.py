@@ -8,7 +8,11 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from sampleproject.schema import Animal
 
+# Examples for the interactive docs: a mammal and a bird.
 EXAMPLE_ANIMAL = {"hair": 1, "milk": 1, "legs": 4, "tail": 1, "predator": 1, "catsize": 1}
+EXAMPLE_BIRD = {
+    "feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2, "tail": 1,
+}  # fmt: skip
 
 
 def _one_or_many(body: Any) -> str | None:
