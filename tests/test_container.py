@@ -71,13 +71,15 @@ def test_dist_check_rejects_a_missing_invalid_or_wrong_sbom(
         check.check_dist(_dist(tmp_path, sbom))
 
 
-def test_build_args_without_git_keep_the_dockerfile_defaults(tmp_path: Path) -> None:
+def test_build_args_without_git_keep_the_dockerfile_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "sampleproject").mkdir()
     (tmp_path / "sampleproject" / "__init__.py").write_text('__version__ = "9.8"\n')
-    args = engine.build_args(tmp_path, "base:1")
-    assert args == {"BASE_IMAGE": "base:1", "VERSION": "9.8"} | (
-        {"SONAR_HOST_URL": os.environ["SONAR_HOST_URL"]} if "SONAR_HOST_URL" in os.environ else {}
-    )
+    monkeypatch.setenv("SONAR_HOST_URL", "")  # empty = not set (the Dockerfile's default)
+    assert engine.build_args(tmp_path, "base:1") == {"BASE_IMAGE": "base:1", "VERSION": "9.8"}
+    monkeypatch.setenv("SONAR_HOST_URL", "http://sonarqube:9000")
+    assert engine.build_args(tmp_path, "base:1")["SONAR_HOST_URL"] == "http://sonarqube:9000"
 
 
 @pytest.mark.slow

@@ -280,7 +280,7 @@ def _http(url: str, payload: object = None) -> tuple[int, str]:
     headers = {"Content-Type": "application/json"}
     request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (our http URL)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 # nosec B310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # nosec B310
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
