@@ -56,7 +56,8 @@ ENV VIRTUAL_ENV=/opt/build-venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
+    UV_LINK_MODE=copy
 RUN python3 -m venv "$VIRTUAL_ENV"
 
 WORKDIR /src
@@ -64,15 +65,18 @@ WORKDIR /src
 # Dependencies first, from the dependency files only: this layer is reused for as long as
 # they do not change, so a change of code does not download or install anything again.
 # setup.py needs the package's version (__init__.py) and the scripts it installs; the files
-# it only reads for metadata (README, licences) are empty stand-ins here. `make install` is
-# the same step a developer runs: the dev and train extras, pinned by constraints.txt.
+# it only reads for metadata (README, licence) are empty stand-ins here. `make install` is
+# the same step a developer runs: the dev and train extras, pinned by constraints.txt, installed
+# by uv. uv's download cache is a cache mount, in another file system than the environment,
+# so uv copies from it (UV_LINK_MODE) instead of trying hard links first.
 COPY setup.py pyproject.toml requirements.txt constraints.txt Makefile ./
 COPY scripts/ scripts/
 COPY sampleproject/__init__.py sampleproject/
 RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     mkdir -p sampleproject/data tests \
-    && touch README.md LICENSE sampleproject/data/LICENSE.zoo.md \
+    && touch README.md LICENSE \
     && make install \
     && python -c 'import importlib.metadata as m; print(*(r for r in m.requires("sampleproject") if "extra ==" not in r), sep="\n")' \
         > /opt/runtime-requirements.txt \
