@@ -79,11 +79,19 @@ def test_coverage_is_cobertura_with_relative_paths(reports: dict[str, Path]) -> 
     root = ET.parse(reports["sonar.python.coverage.reportPaths"]).getroot()  # noqa: S314
     assert root.tag == "coverage"
     assert float(root.get("branch-rate", "-1")) > 0
-    files = {cls.get("filename", "") for cls in root.iter("class")}
-    assert "sampleproject/cli.py" in files
-    for name in files:
-        assert not Path(name).is_absolute()
-        assert (ROOT / name).is_file(), name
+    # SonarQube resolves each file name against the <source> folders, and a relative source
+    # against the project's base folder: both must be relative for the report to travel.
+    sources = [Path(source.text or "") for source in root.iter("source")]
+    assert sources
+    assert not [source for source in sources if source.is_absolute()]
+    names = [Path(cls.get("filename", "")) for cls in root.iter("class")]
+    assert not [name for name in names if name.is_absolute()]
+    resolved = {
+        (source / name).as_posix() for name in names for source in sources
+        if (ROOT / source / name).is_file()
+    }  # fmt: skip
+    assert len(resolved) == len(set(names))  # every file found, under one source
+    assert "sampleproject/cli.py" in resolved
 
 
 def test_pylint_report_lines_match_sonarqube_pattern(reports: dict[str, Path]) -> None:
