@@ -52,6 +52,11 @@ def add(x: Decimal, y: Decimal) -> Decimal:
     return total.copy_abs() if total.is_zero() else total
 
 
+def add_texts(x: str, y: str) -> str:
+    """The exact sum of two numbers given as text, as text: ``"45", "46"`` gives ``"91"``."""
+    return format_number(add(parse_number(x), parse_number(y)))
+
+
 def format_number(value: Decimal) -> str:
     """Write ``value`` in plain positional notation (``1E+3`` becomes ``1000``)."""
     return format(value, "f")

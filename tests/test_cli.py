@@ -30,6 +30,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["3", "-5"], "-2"),
         (["-0.5", "0.25"], "-0.25"),
         (["--", "-1e3", "1"], "-999"),
+        (["-1e3", "1"], "-999"),
+        ([" 7 ", "8"], "15"),
         (["0.1", "0.2"], "0.3"),
         (["99999999999999999999", "1"], "100000000000000000000"),
     ],
@@ -94,7 +96,7 @@ def test_an_application_error_is_one_line_with_its_status(
     def fail(_argv: list[str]) -> int:
         raise SampleProjectError("the model is damaged")
 
-    monkeypatch.setattr(cli, "_run_adder", fail)
+    monkeypatch.setattr(cli, "_add_two_numbers", fail)
     status, out, err = run(capsys, "1", "2")
     assert (status, out, err) == (1, "", "sampleproject: error: the model is damaged\n")
 
@@ -111,7 +113,7 @@ def test_interrupts_and_closed_pipes_end_quietly(
     def interrupted(_argv: list[str]) -> int:
         raise exception
 
-    monkeypatch.setattr(cli, "_run_adder", interrupted)
+    monkeypatch.setattr(cli, "_add_two_numbers", interrupted)
     # After a broken pipe main() points file descriptor 1 at /dev/null; keep ours open.
     monkeypatch.setattr(cli, "_silence_stdout", lambda: None)
     assert run(capsys, "1", "2")[0] == status
@@ -122,7 +124,7 @@ def test_the_adder_imports_nothing_heavy() -> None:
     code = (
         "import sys; from sampleproject.cli import main; main(['45', '46']); "
         "heavy = {'numpy', 'onnxruntime', 'sklearn', 'mlflow', 'fastapi', 'uvicorn', 'pydantic',"
-        " 'logging', 'sampleproject.schema'}; print(sorted(heavy & set(sys.modules)))"
+        " 'logging', 'sampleproject.schema', 'argparse'}; print(sorted(heavy & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
