@@ -118,3 +118,14 @@ def test_setup_py_still_answers_the_seed_commands() -> None:
 
     assert setup_py("--name") == "sampleproject"
     assert setup_py("--version") == __version__
+
+
+def test_the_seeds_setup_py_bdist_wheel_still_builds(tmp_path: Path) -> None:
+    """Deprecated, but it works: the seed's `python setup.py bdist_wheel` builds the same wheel."""
+    project = copy_project(tmp_path / "project")
+    subprocess.run(
+        [sys.executable, "setup.py", "--quiet", "bdist_wheel", "--dist-dir", str(tmp_path / "d")],
+        cwd=project, capture_output=True, check=True,
+    )  # fmt: skip
+    (built,) = (tmp_path / "d").glob("*.whl")
+    assert not SHIPPED - names(built)
