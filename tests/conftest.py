@@ -36,6 +36,17 @@ def require_tool(name: str) -> str:
     return path
 
 
+def run_make(
+    *args: str, env: dict[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``make ARGS`` in the project, as a user runs it; output captured, status not checked."""
+    return subprocess.run(
+        [require_tool("make"), "--no-print-directory", *args],
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        check=False, timeout=timeout,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     """The project's root folder."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_tool
+from tests.conftest import ROOT, require_tool, run_make
 
 PROPERTIES = ROOT / "sonar-project.properties"
 REPORT_KEY = re.compile(r"\.reportPaths?$")
@@ -64,15 +64,10 @@ def package_version() -> str:
 
 def make_sonar_arguments() -> list[str]:
     """The arguments `make sonar` passes to pysonar (from `make -n`, nothing is run)."""
-    printed = subprocess.run(
-        [require_tool("make"), "--no-print-directory", "-n", "sonar"],
-        cwd=ROOT,
-        env={**os.environ, **SERVER},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.replace("\\\n", " ")
-    command = next(line for line in printed.splitlines() if "pysonar " in line)
+    printed = run_make("-n", "sonar", env=SERVER)
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.replace("\\\n", " ").splitlines()
+    command = next(line for line in lines if "pysonar " in line)
     # The shell would expand "$SONAR_HOST_URL" and "$SONAR_TOKEN" from the environment.
     return [
         re.sub(r"\$(\w+)", lambda variable: SERVER[variable.group(1)], word)
@@ -116,9 +111,7 @@ def test_every_report_is_a_pipeline_output_under_reports() -> None:
         assert path.startswith("reports/"), path
         # `make -q` exits 0 (up to date) or 1 (out of date) for a file it knows how to make,
         # and 2 when there is no rule for it.
-        known = subprocess.run(
-            [require_tool("make"), "-q", path], cwd=ROOT, capture_output=True, check=False
-        )
+        known = run_make("-q", path)
         assert known.returncode in (0, 1), f"the Makefile makes no {path}"
 
 
@@ -196,15 +189,7 @@ def test_pysonar_dry_run_checks_the_coverage_report(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_make_sonar_dry_run_on_the_pipelines_reports() -> None:
     """The real target on the real reports, stopped at the door by pysonar's dry run."""
-    result = subprocess.run(
-        [require_tool("make"), "--no-print-directory", "sonar", "SONAR_ARGS=--dry-run"],
-        cwd=ROOT,
-        env={**os.environ, **SERVER},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
+    result = run_make("sonar", "SONAR_ARGS=--dry-run", env=SERVER, timeout=1800)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Configuration validation PASSED" in output
