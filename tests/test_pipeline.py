@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project, require_tool
 from tests.conftest import run_make as make
 
 pytestmark = pytest.mark.slow
@@ -172,3 +172,23 @@ def test_publishing_needs_a_server_only_when_asked(reports: dict[str, Path]) -> 
     asked = make("sonar", env=without)
     assert asked.returncode != 0
     assert "set SONAR_HOST_URL and SONAR_TOKEN" in asked.stderr
+
+
+def test_clean_removes_outputs_and_leaves_environments_and_image_storage(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    made = [project / "reports" / "junit.xml", project / "sampleproject" / "__pycache__" / "a.pyc"]
+    kept = [
+        project / ".venv" / "lib" / "__pycache__" / "b.pyc",
+        project / ".container" / "storage" / "overlay" / "layer" / "__pycache__" / "c.pyc",
+    ]
+    for path in made + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    result = subprocess.run(
+        [require_tool("make"), "-C", str(project), "clean"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not [path for path in made if path.exists()]
+    assert [path for path in kept if path.exists()] == kept
+    assert (project / "sampleproject" / "cli.py").is_file()
