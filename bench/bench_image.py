@@ -6,7 +6,8 @@
 Figures: the runtime image's size and what it adds to its base (goal: under 150 MB), the build
 stage's size, the cold build time (no layer cache, empty cache mounts, and the base image made
 from Debian when none can be pulled), and the rebuild time after a one-line code change in a
-copy of the tree, as a fraction of the cold build (goal: under 20 %).
+copy of the tree, as a fraction of the cold build (goal: under 20 %): one in the serving code,
+then one in the command line, which the model is trained through.
 """
 
 from __future__ import annotations
@@ -85,15 +86,26 @@ def cold(engine: engines.Engine) -> tuple[float, float]:
     return base_seconds, timed_build(engine, TAG, extra=("--no-cache",))
 
 
-def rebuild_after_change(engine: engines.Engine) -> tuple[float, float]:
-    """Seconds to build a copy of the tree unchanged, then after a one-line code change."""
+# One-line changes, made one after the other in a copy of the tree: first in code that the
+# model is not trained from (the Dockerfile's training layer is reused), then in the command
+# line, which training runs through (the model is trained again).
+CHANGES = {
+    "serving code": Path("sampleproject/serving/app.py"),
+    "command line (retrains)": Path("sampleproject/cli.py"),
+}
+
+
+def rebuild_after_changes(engine: engines.Engine) -> tuple[float, dict[str, float]]:
+    """Seconds to build a copy of the tree unchanged, then after each one-line change."""
     with tempfile.TemporaryDirectory(prefix="bench-image-") as folder:
         tree = Path(folder) / "tree"
         shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_COPIED))
         unchanged = timed_build(engine, f"{TAG}-copy", context=tree)
-        with (tree / "sampleproject" / "cli.py").open("a", encoding="utf-8") as code:
-            code.write("# a one-line change\n")
-        changed = timed_build(engine, f"{TAG}-copy", context=tree)
+        changed = {}
+        for what, path in CHANGES.items():
+            with (tree / path).open("a", encoding="utf-8") as code:
+                code.write("# a one-line change\n")
+            changed[what] = timed_build(engine, f"{TAG}-copy", context=tree)
     engine.run("rmi", f"{TAG}-copy", check=False, capture=True)
     return unchanged, changed
 
@@ -110,7 +122,7 @@ def main() -> int:
     if args.warm:
         timed_build(engine, TAG)
     timed_build(engine, f"{TAG}-build", target="build")
-    unchanged, changed = rebuild_after_change(engine)
+    unchanged, changed = rebuild_after_changes(engine)
 
     base = engines.base_image(engine)
     runtime, build_stage, base_size = (
@@ -125,11 +137,11 @@ def main() -> int:
         print(f"cold image build (no caches):   {cold_seconds:7.1f} s")
         print(f"cold total (base + build):      {base_seconds + cold_seconds:7.1f} s")
     print(f"build of an unchanged copy:     {unchanged:7.1f} s")
-    print(f"rebuild after a one-line change:{changed:7.1f} s", end="")
+    for what, seconds in changed.items():
+        share = f" = {seconds / cold_seconds:.0%} of the cold build" if cold_seconds else ""
+        print(f"rebuild after a one-line change in the {what}: {seconds:.1f} s{share}")
     if cold_seconds:
-        print(f" = {changed / cold_seconds:.0%} of the cold build (goal < 20 %)")
-    else:
-        print()
+        print("(goal: under 20 % of the cold build)")
     for image in (TAG, f"{TAG}-build"):
         engine.run("rmi", image, check=False, capture=True)
     return 0
