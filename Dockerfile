@@ -160,6 +160,10 @@ RUN --mount=type=bind,from=build,source=/opt/build-venv,target=/opt/build-venv \
     && find "$VIRTUAL_ENV" -path '*/onnxruntime/capi/libonnxruntime.so.*' -delete \
     && "$VIRTUAL_ENV/bin/python" -c 'import onnxruntime'
 
+# An unprivileged user, with a fixed uid so that volume permissions are predictable. Created
+# before the wheel arrives: this step does not depend on the code, so a code change reuses it.
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pyapp
+
 # The wheel, in /dist, where `docker cp pyapp:/dist ...` finds it; installed without
 # dependencies (they are all there: `pip check` proves it) and without the network.
 # Then the SBOM: a CycloneDX inventory of exactly this environment (cyclonedx-py from the
@@ -174,9 +178,8 @@ RUN --mount=type=bind,from=build,source=/opt/build-venv,target=/opt/build-venv \
     && /opt/build-venv/bin/cyclonedx-py environment "$VIRTUAL_ENV/bin/python" \
         --output-reproducible --output-format JSON --output-file /dist/sbom.cdx.json
 
-# An unprivileged user, with a fixed uid so that volume permissions are predictable.
-# The application writes nothing; it runs with a read-only root file system as well.
-RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pyapp
+# Switch to the user created above: everything from here on, and every container, runs
+# unprivileged. The application writes nothing; it runs with a read-only root file system too.
 USER 10001:10001
 WORKDIR /tmp
 

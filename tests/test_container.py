@@ -28,6 +28,37 @@ def test_dockerfile_passes_hadolint() -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
+def _training_layer_sources() -> list[str]:
+    """The files and folders the Dockerfile copies for its training step (``RUN make train``)."""
+    lines = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+    end = lines.index("RUN make train")
+    start = max(number for number, line in enumerate(lines[:end]) if not line.startswith("COPY"))
+    return [source for line in lines[start + 1 : end] for source in line.split()[1:-1]]
+
+
+@pytest.mark.slow  # imports the training stack (MLflow...): seconds
+def test_the_training_layer_copies_every_module_training_imports() -> None:
+    # The image trains in a layer of its own from a list of files. A module that training
+    # imports and that list misses would fail the image build; this says which, at once.
+    imported = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, sampleproject.cli, sampleproject.commands.train, sampleproject.training.job;"
+         "print(*(m.__file__ for n, m in sys.modules.items() if n.startswith('sampleproject')))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    sources = _training_layer_sources()
+    assert "sampleproject/data/" in sources and "sampleproject/config/" in sources
+    # __init__.py is copied earlier, with the dependency files (it holds the version).
+    copied = [*sources, "sampleproject/__init__.py"]
+
+    def is_copied(path: str) -> bool:
+        return any(path == source or path.startswith(source.rstrip("/") + "/") for source in copied)
+
+    paths = [Path(file).relative_to(ROOT).as_posix() for file in imported]
+    missing = [path for path in paths if not is_copied(path)]
+    assert not missing, f"add to the Dockerfile's training layer: {missing}"
+
+
 def _sbom(components: list[str]) -> dict[str, object]:
     return {
         "bomFormat": "CycloneDX",
