@@ -37,12 +37,16 @@ def require_tool(name: str) -> str:
 
 
 def run_make(
-    *args: str, env: dict[str, str] | None = None, timeout: float | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    project: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """``make ARGS`` in the project, as a user runs it; output captured, status not checked."""
+    """``make ARGS`` in the project (or a copy of it), as a user runs it; output captured,
+    status not checked."""
     return subprocess.run(
         [require_tool("make"), "--no-print-directory", *args],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         check=False, timeout=timeout,
     )  # fmt: skip
 

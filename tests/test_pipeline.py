@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_project, require_tool
+from tests.conftest import ROOT, copy_project
 from tests.conftest import run_make as make
 
 pytestmark = pytest.mark.slow
@@ -184,10 +184,7 @@ def test_clean_removes_outputs_and_leaves_environments_and_image_storage(tmp_pat
     for path in made + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
-    result = subprocess.run(
-        [require_tool("make"), "-C", str(project), "clean"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = make("clean", project=project)
     assert result.returncode == 0, result.stderr
     assert not [path for path in made if path.exists()]
     assert [path for path in kept if path.exists()] == kept
