@@ -27,6 +27,7 @@ RUNTIME_REQUIRES = [
     "numpy>=1.26",
     "onnxruntime>=1.18",
     "pydantic>=2.6",
+    "pydantic-settings>=2.3",  # serve's settings: flags, environment, defaults, validated
     "fastapi>=0.110",
     "uvicorn>=0.29",
     "prometheus-client>=0.20",

@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sampleproject import cli, schema
 from sampleproject.errors import SampleProjectError
 from sampleproject.inference.model import MODEL_DIR_ENV, default_model_dir
-from sampleproject.inference.predictor import Predictor, load_predictor
+from sampleproject.inference.predictor import LoadedModel, Predictor, load_predictor
 from sampleproject.serving import app as app_module
-from sampleproject.serving.app import Settings, create_app
+from sampleproject.serving.app import create_app
+from sampleproject.serving.settings import ServeSettings
 from tests.conftest import require
 
 AARDVARK = {
@@ -45,7 +46,7 @@ def wait_ready(client: TestClient) -> None:
 @pytest.fixture(name="client", scope="module")
 def client_fixture() -> Iterator[TestClient]:
     """An application on the shipped model, with small limits to test them."""
-    app = create_app(Settings(model_dir=shipped(), max_body_bytes=4096, max_animals=5))
+    app = create_app(ServeSettings(model_dir=shipped(), max_body_bytes=4096, max_animals=5))
     with TestClient(app) as test_client:  # runs the lifespan: the model loads
         wait_ready(test_client)
         yield test_client
@@ -243,9 +244,9 @@ def test_wrong_paths_and_methods_get_json_errors(client: TestClient) -> None:
 def test_not_ready_until_the_model_is_loaded() -> None:
     loads: list[str] = []
 
-    def loader() -> Predictor:
+    def loader(_current: LoadedModel | None) -> LoadedModel:
         loads.append("loaded")
-        return load_predictor(shipped())
+        return LoadedModel(load_predictor(shipped()), "shipped")
 
     app = create_app(loader=loader)
     client = TestClient(app)  # not entered: the lifespan (start-up) has not run
@@ -262,7 +263,7 @@ def test_not_ready_until_the_model_is_loaded() -> None:
 
 
 def test_a_model_that_fails_to_load_keeps_the_server_unready() -> None:
-    def failing_loader() -> Predictor:
+    def failing_loader(_current: LoadedModel | None) -> LoadedModel:
         raise SampleProjectError("model zoo.onnx does not match the SHA-256")
 
     with TestClient(create_app(loader=failing_loader)) as client:
@@ -284,7 +285,7 @@ def test_an_unexpected_failure_is_a_json_500_without_details() -> None:
         def predict(self, features: object) -> object:  # type: ignore[override]
             raise RuntimeError("secret internals")
 
-    app = create_app(loader=Broken)
+    app = create_app(loader=lambda _current: LoadedModel(Broken(), "broken"))
     with TestClient(app, raise_server_exceptions=False) as client:
         wait_ready(client)
         response = client.post("/predict", json=AARDVARK)
@@ -293,10 +294,12 @@ def test_an_unexpected_failure_is_a_json_500_without_details() -> None:
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(app_module.MAX_BODY_BYTES_ENV, "1234")
-    monkeypatch.setenv(app_module.MAX_ANIMALS_ENV, "7")
+    monkeypatch.setenv("SAMPLEPROJECT_MAX_BODY_BYTES", "1234")
+    monkeypatch.setenv("SAMPLEPROJECT_MAX_ANIMALS", "7")
     monkeypatch.setenv(MODEL_DIR_ENV, str(shipped()))
-    assert Settings.from_env() == Settings(max_body_bytes=1234, max_animals=7)
+    assert ServeSettings() == ServeSettings(
+        max_body_bytes=1234, max_animals=7, model_dir=shipped()
+    )
     spec = TestClient(app_module.app_from_env()).get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["oneOf"][1]["maxItems"] == 7
@@ -308,11 +311,18 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("args", "env", "status", "message"),
     [
-        (["--port", "70000"], {}, 2, "--port must be between 0 and 65535"),
-        (["--workers", "0"], {}, 2, "--workers must be at least 1"),
-        (["--max-body-bytes", "0"], {}, 2, "--max-body-bytes must be at least 1"),
-        ([], {"SAMPLEPROJECT_PORT": "http"}, 2, "$SAMPLEPROJECT_PORT must be an integer"),
+        (["--port", "70000"], {}, 2,
+         "--port: Input should be less than or equal to 65535 (got 70000)"),
+        (["--workers", "0"], {}, 2, "--workers: Input should be greater than or equal to 1"),
+        (["--max-body-bytes", "0"], {}, 2,
+         "--max-body-bytes: Input should be greater than or equal to 1"),
+        ([], {"SAMPLEPROJECT_PORT": "http"}, 2,
+         "$SAMPLEPROJECT_PORT: Input should be a valid integer"),
+        ([], {"SAMPLEPROJECT_RELOAD_INTERVAL": "-1"}, 2,
+         "$SAMPLEPROJECT_RELOAD_INTERVAL: Input should be greater than or equal to 0"),
         (["--model-dir", "/nonexistent"], {}, 2, "no such folder"),
+        (["--model", "zoo-classifier@champion"], {}, 2, "invalid model reference"),
+        (["--model", "models:/zoo-classifier@champion", "--model-dir", "."], {}, 2, "not both"),
     ],
 )
 def test_serve_refuses_bad_settings(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
@@ -338,48 +348,51 @@ def test_serve_refuses_a_tampered_model_before_listening(
 
 
 def test_serve_logs_everything_to_stderr() -> None:
-    from sampleproject.commands import serve  # pylint: disable=import-outside-toplevel
+    from sampleproject.serving import server  # pylint: disable=import-outside-toplevel
 
-    config = serve._log_config()  # pylint: disable=protected-access
+    config = server.log_config()
     streams = {handler["stream"] for handler in config["handlers"].values()}
     assert streams == {"ext://sys.stderr"}
     assert "sampleproject" in config["loggers"]
 
 
-def test_serve_hands_its_settings_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_hands_its_settings_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     import signal  # pylint: disable=import-outside-toplevel
 
-    import uvicorn  # pylint: disable=import-outside-toplevel
-
-    from sampleproject.serving import metrics  # pylint: disable=import-outside-toplevel
+    from sampleproject.serving import metrics, server  # pylint: disable=import-outside-toplevel
 
     seen: dict[str, object] = {}
 
-    def fake_run(app: str, **options: object) -> None:
-        seen.update(options, app=app, environ=dict(os.environ))
+    def fake_run(settings: ServeSettings) -> bool:
+        seen.update(settings=settings, environ=dict(os.environ))
         folder = Path(os.environ[metrics.MULTIPROC_ENV])
         seen["metrics_dir_existed"] = folder.is_dir()
         # Workers write their values there; the scrape reads that folder, not this process.
         assert b"sampleproject_http_requests" not in metrics.Metrics().exposition()
+        return True
 
-    # monkeypatch restores what serve changes for its workers.
-    for name in (MODEL_DIR_ENV, app_module.MAX_BODY_BYTES_ENV, app_module.MAX_ANIMALS_ENV):
+    # monkeypatch restores what serve changes for its workers; empty variables are unset.
+    for name in (MODEL_DIR_ENV, "SAMPLEPROJECT_MAX_BODY_BYTES", "SAMPLEPROJECT_MAX_ANIMALS"):
         monkeypatch.setenv(name, "")
     monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
     monkeypatch.setenv("SAMPLEPROJECT_HOST", "0.0.0.0")  # noqa: S104 (as in the container)
     monkeypatch.setenv("SAMPLEPROJECT_WORKERS", "3")
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(server, "run", fake_run)
     previous_handler = signal.getsignal(signal.SIGTERM)
     try:
         assert cli.main(["serve", "--port", "9999", "--max-animals", "9", "--no-access-log"]) == 0
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    assert seen["app"] == "sampleproject.serving.app:app_from_env" and seen["factory"] is True
-    assert (seen["host"], seen["port"], seen["workers"]) == ("0.0.0.0", 9999, 3)  # noqa: S104
-    assert seen["access_log"] is False
+    settings = seen["settings"]
+    assert isinstance(settings, ServeSettings)
+    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 9999, 3)  # noqa: S104
+    assert settings.access_log is False
     environ = seen["environ"]
     assert isinstance(environ, dict)
+    # What each worker reads back from the environment is what serve was given.
+    monkeypatch.setattr(os, "environ", environ)
+    assert ServeSettings() == settings
     assert environ[MODEL_DIR_ENV] == str(shipped().resolve())
-    assert environ[app_module.MAX_ANIMALS_ENV] == "9"
+    assert environ["SAMPLEPROJECT_MAX_ANIMALS"] == "9"
     assert seen["metrics_dir_existed"] is True
     assert not Path(environ[metrics.MULTIPROC_ENV]).exists()  # removed when serve returns

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 Format = Literal["csv", "jsonl"]
 
 DESCRIPTION = """\
-Predict the class of animals with the shipped model (ONNX Runtime).
+Predict the class of animals with the shipped model (ONNX Runtime), a model
+folder (--model-dir) or a version from the MLflow registry (--model).
 
 One animal: give its features as flags, e.g. --hair --milk --legs 4 --tail;
 prints the class name and its probability. Flags not given are 0 (false).
@@ -72,11 +73,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     many.add_argument(
         "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
     )
-    parser.add_argument(
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
         "--model-dir",
         metavar="DIR",
         help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
         "else the model shipped in the package)",
+    )
+    model.add_argument(
+        "--model",
+        metavar="REF",
+        help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
+        "($MLFLOW_TRACKING_URI names the server; fetched models are cached)",
     )
 
 
@@ -95,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace, threads: int = 0) -> Predictor:
-    from sampleproject.inference.predictor import load_predictor
+    from sampleproject.inference.predictor import ModelSource
 
-    return load_predictor(args.model_dir, threads=threads)
+    return ModelSource(args.model, args.model_dir, threads=threads).load().predictor
 
 
 def _predict_one(args: argparse.Namespace, flags: list[str]) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sampleproject
 from sampleproject.errors import SampleProjectError
+from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
 
 DESCRIPTION = """\
 Train the Zoo classifier on the data, estimate its quality with stratified cross-validation,
@@ -25,7 +26,8 @@ Needs the training stack: pip install 'sampleproject[train]'.
 
 # The training stack's import names; `pip install sampleproject[train]` provides them.
 TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
-DEFAULT_EXPERIMENT = "zoo-classifier"
+# One experiment for the model's runs, named as the model.
+DEFAULT_EXPERIMENT = REGISTERED_MODEL
 
 
 def default_output_dir() -> Path:
@@ -57,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         metavar="URI",
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
     )
     parser.add_argument(
         "--experiment",
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {result.model_path}")
     print(f"metadata: {result.metadata_path}")
     registered = (
-        f", registered as {tracking.REGISTERED_MODEL} version {result.model_version}"
+        f", registered as {REGISTERED_MODEL} version {result.model_version}"
         if result.model_version
         else ""
     )

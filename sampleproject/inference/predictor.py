@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,64 @@ def load_predictor(model_dir: str | Path | None = None, threads: int = 0) -> Pre
     folder = resolve_model_dir(model_dir)
     metadata = load_metadata(folder)
     return Predictor(metadata, read_verified_model(folder, metadata), threads=threads)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model in a session, and where it came from."""
+
+    predictor: Predictor
+    source: str  # the folder, or the registry reference it was asked as
+    version: str | None = None  # the registry's version number, for a registry reference
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the model file (verified)."""
+        return self.predictor.metadata.model_sha256
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where to load the model from: a registry reference, else a folder (see resolve_model_dir)."""
+
+    model: str | None = None  # models:/NAME@ALIAS or models:/NAME/VERSION
+    model_dir: str | Path | None = None
+    cache_dir: Path | None = None
+    threads: int = 0
+
+    def load(self) -> LoadedModel:
+        """Verify and load the model.
+
+        Raises :class:`SampleProjectError` (a :class:`~sampleproject.errors.UsageError` for a
+        registry reference) with one line saying why the model cannot be used.
+        """
+        loaded = self.reload(None)
+        assert loaded is not None  # noqa: S101 (reload returns None only for a current model)
+        return loaded
+
+    def reload(self, current: LoadedModel | None) -> LoadedModel | None:
+        """Like :meth:`load`, but None when the model is ``current`` still (same version, bytes)."""
+        if not self.model:
+            folder = resolve_model_dir(self.model_dir)
+            return _open(folder, str(folder), None, current, self.threads)
+        from sampleproject.inference import registry
+
+        fetched = registry.fetch(registry.parse_ref(self.model), cache_dir=self.cache_dir)
+        try:
+            return _open(fetched.folder, str(fetched.ref), fetched.version, current, self.threads)
+        except SampleProjectError as error:
+            # Fetch it again next time: the cached copy may be what is damaged.
+            shutil.rmtree(fetched.folder, ignore_errors=True)
+            raise registry.RegistryError(
+                f"{fetched.ref} (version {fetched.version}): {error}"
+            ) from None
+
+
+def _open(
+    folder: Path, source: str, version: str | None, current: LoadedModel | None, threads: int
+) -> LoadedModel | None:
+    metadata = load_metadata(folder)
+    if current and (current.sha256, current.version) == (metadata.model_sha256, version):
+        return None
+    model = read_verified_model(folder, metadata)
+    return LoadedModel(Predictor(metadata, model, threads=threads), source, version)

@@ -18,6 +18,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -59,6 +60,36 @@ class Metrics:
         )
         for name in class_names:  # every class is shown from the start, at 0
             self.predictions.labels(name)
+        # The served model. With several workers a gauge is combined over the live ones:
+        # ready only if every worker is, and a model's info is 1 while any worker serves it.
+        self.ready = Gauge(
+            "sampleproject_model_ready",
+            "1 when a verified model is serving, else 0",
+            registry=self.registry,
+            multiprocess_mode="livemin",
+        )
+        self.model_info = Gauge(
+            "sampleproject_model_info",
+            "The model being served (1), by registry version and SHA-256 of the model file",
+            ["version", "sha256"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.reloads = Counter(
+            "sampleproject_model_reloads",
+            "Model reloads, by result (success: a new model serves; failure: refused)",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("success", "failure"):
+            self.reloads.labels(result)
+
+    def serving(self, old: tuple[str, str] | None, new: tuple[str, str]) -> None:
+        """The model ``(version, sha256)`` replaced ``old`` (None at start-up)."""
+        if old is not None and old != new:
+            self.model_info.labels(*old).set(0)  # 0 rather than gone: multiprocess files keep it
+        self.model_info.labels(*new).set(1)
+        self.ready.set(1)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one answered request."""

@@ -6,6 +6,7 @@ written atomically, so the folder holds either the previous model or the new one
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from sampleproject.training.config import TrainConfig, load_config
 from sampleproject.training.data import Dataset, load_dataset
 from sampleproject.training.evaluation import confusion_matrix_figure, cross_validate
 from sampleproject.training.model import build_classifier
+
+# The run's folder that holds the files serving needs; it is what the registry versions.
+ONNX_ARTIFACTS = "onnx"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,14 @@ class TrainResult:
     run_id: str
     model_version: str | None  # in the MLflow model registry, when the store has one
     seconds: float
+
+
+def registry_tags(onnx_bytes: bytes, metrics: dict[str, float]) -> dict[str, str]:
+    """What the registry shows of a version: the model's checksum and its figures."""
+    return {
+        "model_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        **{name: f"{value:.6f}" for name, value in metrics.items()},
+    }
 
 
 def train(options: TrainOptions) -> TrainResult:
@@ -96,10 +108,13 @@ def _tracked_training(
         )
     )
 
-    model_version = tracking.log_model(classifier, dataset, verbose=options.verbose)
+    tracking.log_model(classifier, dataset)
     tracking.log_files(
         {metadata.MODEL_FILE: onnx_bytes, metadata.METADATA_FILE: metadata_text.encode()},
-        artifact_path="onnx",
+        artifact_path=ONNX_ARTIFACTS,
+    )
+    model_version = tracking.register_files(
+        run_id, ONNX_ARTIFACTS, registry_tags(onnx_bytes, metrics), verbose=options.verbose
     )
     # Last: only a model that passed every check, and is tracked, reaches the model folder.
     model_path, metadata_path = metadata.write_model(options.output_dir, onnx_bytes, metadata_text)

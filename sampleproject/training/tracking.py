@@ -21,15 +21,19 @@ import mlflow
 import mlflow.sklearn
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
 from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 from sklearn.ensemble import RandomForestClassifier
 
+from sampleproject.inference.registry import (
+    DEFAULT_TRACKING_URI,
+    REGISTERED_MODEL,
+    TRACKING_URI_ENV,
+)
 from sampleproject.training.data import Dataset
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-DEFAULT_EXPERIMENT = "zoo-classifier"
-REGISTERED_MODEL = "zoo-classifier"
 _SQLITE_PREFIX = "sqlite:///"
 # The types that skops (MLflow's safe format for scikit-learn models) must trust to load a
 # forest: its trees. We trust them because we wrote the file ourselves.
@@ -38,7 +42,7 @@ _SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
 def resolve_tracking_uri(uri: str | None) -> str:
     """The option, else ``MLFLOW_TRACKING_URI``, else the embedded default."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return uri or os.environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI
 
 
 @contextlib.contextmanager
@@ -90,30 +94,55 @@ def log_evaluation(
     mlflow.log_figure(confusion_matrix, "confusion_matrix.png")
 
 
-def log_model(
-    classifier: RandomForestClassifier, dataset: Dataset, *, verbose: bool = False
-) -> str | None:
-    """Log the scikit-learn model (servable by ``mlflow models serve``) and register it.
+def log_model(classifier: RandomForestClassifier, dataset: Dataset) -> None:
+    """Log the scikit-learn model in the run, servable by ``mlflow models serve``.
 
-    Returns the registered model version, or None when the store has no model registry.
+    It is not what the registry hands to deployment: see :func:`register_files`.
     """
     features = dataset.features
     with warnings.catch_warnings():
         # MLflow hints that integer columns cannot hold missing values; ours never miss any
         # (the schema requires every column), so integers are the right type.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        info = _log_sklearn_model(classifier, features)
+        _log_sklearn_model(classifier, features)
 
-    # register_model prints progress lines to stderr; the summary reports the version.
+
+def register_files(
+    run_id: str, artifact_path: str, tags: Mapping[str, str], *, verbose: bool = False
+) -> str | None:
+    """Register the run's folder ``artifact_path`` as a new version of the model.
+
+    The version's files are exactly what serving loads (``zoo.onnx`` and its checksummed
+    ``zoo.json``), so a deployment by alias fetches two files and needs no MLflow flavour.
+    Returns the version, or None when the store has no model registry.
+    """
+    client = MlflowClient()
+    # MLflow prints progress lines to stderr; the summary reports the version.
     quiet: contextlib.AbstractContextManager[object] = (
         contextlib.nullcontext() if verbose else contextlib.redirect_stderr(io.StringIO())
     )
     try:
         with quiet:
-            version = mlflow.register_model(info.model_uri, REGISTERED_MODEL)
+            _create_registered_model(client)
+            source = f"{client.get_run(run_id).info.artifact_uri}/{artifact_path}"
+            version = client.create_model_version(
+                REGISTERED_MODEL, source, run_id=run_id, tags=dict(tags)
+            )
     except UnsupportedModelRegistryStoreURIException:
-        return None  # e.g. a plain file store: the run still has the model
+        return None  # e.g. a plain file store: the run still has the files
     return str(version.version)
+
+
+def _create_registered_model(client: MlflowClient) -> None:
+    try:
+        client.create_registered_model(
+            REGISTERED_MODEL,
+            description="The Zoo classifier: zoo.onnx and zoo.json, as `sampleproject serve` "
+            "loads them",
+        )
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def _log_sklearn_model(classifier: RandomForestClassifier, features: pd.DataFrame) -> Any:

@@ -1,0 +1,63 @@
+"""Run the application under uvicorn, with one or several worker processes.
+
+With several workers, uvicorn's supervisor answers SIGHUP by replacing every worker with a
+new process. Here SIGHUP means "reload the model", which each worker does in place without
+dropping a request, so the supervisor passes the signal on to its workers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from copy import deepcopy
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.supervisors.multiprocess import Multiprocess
+
+from sampleproject.serving.settings import ServeSettings
+
+APP_FACTORY = "sampleproject.serving.app:app_from_env"
+# How long in-flight requests may take to finish after SIGTERM (docker stop waits 10 s).
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class _ReloadingSupervisor(Multiprocess):
+    """uvicorn's supervisor, but SIGHUP reloads the workers' model instead of the workers."""
+
+    def handle_hup(self) -> None:
+        for process in self.processes:
+            if process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
+
+def run(settings: ServeSettings) -> bool:
+    """Serve until SIGTERM or Ctrl-C; False when the server could not start (uvicorn says why).
+
+    The workers read ``settings`` from the environment (see :meth:`ServeSettings.to_env`).
+    """
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=settings.access_log,
+        log_config=log_config(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    if settings.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return server.started
+    _ReloadingSupervisor(config, sockets=[config.bind_socket()]).run()
+    return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the access log on stderr too (uvicorn puts it on stdout)."""
+    config = deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config["loggers"]["sampleproject"] = {"handlers": ["default"], "level": "INFO"}
+    return config
