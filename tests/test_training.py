@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -186,6 +187,29 @@ def test_onnx_predicts_what_scikit_learn_predicts(
 
 def test_the_export_is_deterministic(fitted: RandomForestClassifier, onnx_bytes: bytes) -> None:
     assert export.export_onnx(fitted) == onnx_bytes
+
+
+def test_the_export_is_the_same_in_every_process() -> None:
+    """Python salts string hashes per process; the bytes must not depend on that salt."""
+    code = (
+        "import hashlib, sys\n"
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "from sampleproject.training.data import load_dataset\n"
+        "from sampleproject.training.export import export_onnx\n"
+        "data = load_dataset(__import__('pathlib').Path(sys.argv[1]))\n"
+        "model = RandomForestClassifier(n_estimators=3, random_state=0)\n"
+        "model.fit(data.features, data.labels)\n"
+        "print(hashlib.sha256(export_onnx(model)).hexdigest())\n"
+    )
+    data = Path(__file__).parent.parent / "sampleproject" / "data" / "zoo.data"
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(data)], env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for seed in ("0", "1")  # two salts that ordered skl2onnx's opsets differently
+    }  # fmt: skip
+    assert len(digests) == 1
 
 
 def test_parity_fails_on_other_labels(onnx_bytes: bytes, dataset: Dataset) -> None:

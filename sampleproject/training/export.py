@@ -48,6 +48,11 @@ def export_onnx(classifier: RandomForestClassifier) -> bytes:
         options={id(classifier): {"zipmap": False}},
         target_opset=TARGET_OPSET,
     )
+    # skl2onnx lists the opsets in an order that follows Python's string hashing, which is
+    # salted anew in every process (PYTHONHASHSEED): sorted, the bytes stay the same.
+    opsets = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(opsets)
     serialized: bytes = onnx_model.SerializeToString()
     return serialized
 
