@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sampleproject.commands.train", "train, evaluate, gate and export the Zoo model"),
     "predict": ("sampleproject.commands.predict", "predict the class of animals"),
     "serve": ("sampleproject.commands.serve", "serve predictions over HTTP"),
+    "promote": ("sampleproject.commands.promote", "make a registered model version the champion"),
+    "rollback": ("sampleproject.commands.rollback", "point the champion back at a version"),
 }
 
 

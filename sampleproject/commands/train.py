@@ -7,7 +7,9 @@ standard library; the training stack (scikit-learn, MLflow...) is imported by :f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -74,20 +76,32 @@ def missing_training_packages() -> list[str]:
     return [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train; print a short summary."""
+def require_training_stack() -> None:
+    """One line naming the fix when the training stack is not installed."""
     missing = missing_training_packages()
     if missing:
         raise SampleProjectError(
             f"training needs {', '.join(missing)}: pip install 'sampleproject[train]'"
         )
-    from sampleproject.training import job, tracking
 
+
+@contextlib.contextmanager
+def packaged_inputs() -> Iterator[tuple[Path, Path]]:
+    """The shipped data and training configuration, as files."""
     package = resources.files(sampleproject)
     with (
-        resources.as_file(package / "data" / "zoo.data") as default_data,
-        resources.as_file(package / "config" / "train.toml") as default_config,
+        resources.as_file(package / "data" / "zoo.data") as data,
+        resources.as_file(package / "config" / "train.toml") as config,
     ):
+        yield data, config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print a short summary."""
+    require_training_stack()
+    from sampleproject.training import job, tracking
+
+    with packaged_inputs() as (default_data, default_config):
         result = job.train(
             job.TrainOptions(
                 data=args.data or default_data,

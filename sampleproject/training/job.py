@@ -11,9 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
-
-from sampleproject.errors import SampleProjectError
 from sampleproject.training import export, gate, metadata, tracking
 from sampleproject.training.config import TrainConfig, load_config
 from sampleproject.training.data import Dataset, load_dataset
@@ -62,15 +59,13 @@ def train(options: TrainOptions) -> TrainResult:
     config = load_config(options.config)
     dataset = load_dataset(options.data)
     tracking.prepare_store(options.tracking_uri)
-    try:
-        with tracking.tracked_run(
+    with (
+        tracking.one_line_errors(options.tracking_uri),
+        tracking.tracked_run(
             options.tracking_uri, options.experiment, verbose=options.verbose
-        ) as run_id:
-            return _tracked_training(options, config, dataset, run_id, started)
-    except MlflowException as error:
-        # MLflow's messages can span paragraphs; the first line says what went wrong.
-        first_line = str(error).strip().splitlines()[0]
-        raise SampleProjectError(f"MLflow ({options.tracking_uri}): {first_line}") from error
+        ) as run_id,
+    ):
+        return _tracked_training(options, config, dataset, run_id, started)
 
 
 def _tracked_training(

@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 from sklearn.ensemble import RandomForestClassifier
 
+from sampleproject.errors import SampleProjectError
 from sampleproject.inference.registry import (
     DEFAULT_TRACKING_URI,
     REGISTERED_MODEL,
@@ -38,6 +39,16 @@ _SQLITE_PREFIX = "sqlite:///"
 # The types that skops (MLflow's safe format for scikit-learn models) must trust to load a
 # forest: its trees. We trust them because we wrote the file ourselves.
 _SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+
+@contextlib.contextmanager
+def one_line_errors(tracking_uri: str) -> Iterator[None]:
+    """MLflow's errors as one line (its messages can span paragraphs; the first says what)."""
+    try:
+        yield
+    except MlflowException as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise SampleProjectError(f"MLflow ({tracking_uri}): {first_line}") from error
 
 
 def resolve_tracking_uri(uri: str | None) -> str:

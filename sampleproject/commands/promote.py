@@ -1,0 +1,79 @@
+"""``sampleproject promote``: make a registered version the champion, if it earns it.
+
+Like ``train``, it needs the training stack (it cross-validates); the standard library is
+all this module imports until :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sampleproject.inference.registry import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+DESCRIPTION = f"""\
+Move the MLflow registry alias '{CHAMPION}' of {REGISTERED_MODEL} to VERSION (default: the
+newest) when its recipe passes the quality gate and its cross-validated macro F1 is at
+least the champion's, both evaluated now on the same data, folds and seed. A refused
+promotion prints both figures and exits 1. The move (who, when, why) is recorded on the
+version. Deployments that serve models:/{REGISTERED_MODEL}@{CHAMPION} pick it up on reload.
+
+Needs the training stack: pip install 'sampleproject[train]'."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's options."""
+    parser.add_argument("version", nargs="?", metavar="VERSION", help="default: the newest")
+    add_registry_options(parser)
+    parser.add_argument(
+        "--data", type=Path, metavar="PATH", help="evaluation data (default: shipped)"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH", help="folds, seed and gate (default: shipped)"
+    )
+
+
+def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``promote`` and ``rollback`` share."""
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
+    )
+    parser.add_argument("--reason", default="", help="why, recorded on the version")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, decide, move the alias; print the decision."""
+    from sampleproject.commands.train import packaged_inputs, require_training_stack
+
+    require_training_stack()
+    from sampleproject.training import promotion
+    from sampleproject.training.config import load_config
+    from sampleproject.training.data import load_dataset
+    from sampleproject.training.tracking import one_line_errors, resolve_tracking_uri
+
+    with packaged_inputs() as (default_data, default_config):
+        config = load_config(args.config or default_config)
+        dataset = load_dataset(args.data or default_data)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    with one_line_errors(uri):
+        client = registry_client(uri)
+        version = args.version or promotion.latest_version(client)
+        decision = promotion.promote(client, version, config, dataset, args.reason)
+    print(f"{CHAMPION} is now version {version}: {decision.summary()}")
+    return 0
+
+
+def registry_client(tracking_uri: str) -> MlflowClient:
+    """An MLflow client for the tracking store (MLflow's own messages kept to warnings)."""
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=tracking_uri)
