@@ -293,6 +293,73 @@ def test_an_unexpected_failure_is_a_json_500_without_details() -> None:
     assert response.json() == {"error": "internal error (see the server's log)", "details": []}
 
 
+def metric_samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics, by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+    }
+
+
+def test_a_reload_swaps_the_model_and_a_refused_one_keeps_the_old() -> None:
+    predictor = load_predictor(shipped())
+    source = "models:/zoo-classifier@champion"
+    plan: list[LoadedModel | SampleProjectError] = [
+        LoadedModel(predictor, source, "1"),
+        LoadedModel(predictor, source, "2"),
+        SampleProjectError("model zoo.onnx does not match the SHA-256 in zoo.json"),
+    ]
+
+    def loader(_current: LoadedModel | None) -> LoadedModel:
+        step = plan.pop(0)
+        if isinstance(step, SampleProjectError):
+            raise step
+        return step
+
+    with TestClient(create_app(loader=loader)) as client:
+        assert client.get("/ready").json()["model_version"] == "1"
+        reload = client.app.state.model.load  # type: ignore[attr-defined]
+        assert client.portal.call(reload) is True  # type: ignore[union-attr]
+        assert client.get("/ready").json() == {
+            "status": "ready", "model_sha256": predictor.metadata.model_sha256,
+            "model_version": "2", "model_source": source,
+        }  # fmt: skip
+        assert client.portal.call(reload) is False  # type: ignore[union-attr]
+        response = client.get("/ready")
+        assert response.status_code == 200  # the old model serves on
+        assert response.json()["model_version"] == "2"
+        assert response.json()["reload_error"] == (
+            "model zoo.onnx does not match the SHA-256 in zoo.json"
+        )
+        assert not plan
+        assert post(client, AARDVARK)[0] == 200
+        samples = metric_samples(client)
+    sha = predictor.metadata.model_sha256
+    assert samples[("sampleproject_model_info", (("sha256", sha), ("version", "2")))] == 1
+    assert samples[("sampleproject_model_info", (("sha256", sha), ("version", "1")))] == 0
+    assert samples[("sampleproject_model_reloads_total", (("result", "success"),))] == 1
+    assert samples[("sampleproject_model_reloads_total", (("result", "failure"),))] == 1
+    assert samples[("sampleproject_model_ready", ())] == 1
+
+
+def test_the_reload_interval_checks_the_source_again_and_again() -> None:
+    calls: list[LoadedModel | None] = []
+    first = LoadedModel(load_predictor(shipped()), "shipped")
+
+    def loader(current: LoadedModel | None) -> LoadedModel | None:
+        calls.append(current)
+        return first if current is None else None  # unchanged: keep the model
+
+    with TestClient(create_app(ServeSettings(reload_interval=0.01), loader=loader)) as client:
+        deadline = time.monotonic() + 30
+        while len(calls) < 4:
+            assert time.monotonic() < deadline, "the source was not checked again"
+            time.sleep(0.01)
+        assert client.get("/ready").status_code == 200
+    assert calls[0] is None and all(current is first for current in calls[1:4])
+
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLEPROJECT_MAX_BODY_BYTES", "1234")
     monkeypatch.setenv("SAMPLEPROJECT_MAX_ANIMALS", "7")

@@ -109,13 +109,14 @@ def fetch(
     client = _RestClient(_check_server_uri(uri, ref))
     try:
         record = client.model_version(ref)
+        version = str(record["version"])
+        if not cache.has(version):
+            cache.store(version, lambda folder: client.download(ref.name, version, folder))
     except _Unreachable as error:
-        return _from_cache(
-            ref, cache, f"cannot reach the MLflow tracking server at {uri} ({error})"
-        )
-    version = str(record["version"])
-    if not cache.has(version):
-        cache.store(version, lambda folder: client.download(ref.name, version, folder))
+        reason = f"cannot reach the MLflow tracking server at {uri} ({error})"
+        return _from_cache(ref, cache, reason)
+    except RegistryError as error:
+        raise RegistryError(f"{ref}: {error}") from None
     _check_registry_sha256(ref, record, cache.folder(version))
     if ref.alias is not None:
         cache.remember_alias(ref.alias, version)
@@ -145,12 +146,21 @@ def _check_registry_sha256(ref: ModelRef, record: dict[str, Any], folder: Path) 
     """The registry's record of the model's checksum must match the fetched metadata's."""
     tags = {tag["key"]: tag["value"] for tag in record.get("tags", [])}
     expected = tags.get(SHA256_TAG)
-    metadata = json.loads((folder / METADATA_FILE).read_bytes())
-    if expected is not None and metadata.get("model_sha256") != expected:
+    if expected is not None and _json_field(folder / METADATA_FILE, "model_sha256") != expected:
+        shutil.rmtree(folder, ignore_errors=True)  # never served, even from the cache
         raise RegistryError(
             f"{ref} (version {record['version']}): zoo.json's model_sha256 differs from the "
             f"registry's {SHA256_TAG} tag; refusing it"
         )
+
+
+def _json_field(path: Path, name: str) -> object:
+    """``name`` of the JSON object in ``path``; None when unreadable or not such an object."""
+    try:
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return found.get(name) if isinstance(found, dict) else None
 
 
 class _Unreachable(Exception):
@@ -177,11 +187,10 @@ class _RestClient:
         location = self._get_json("model-versions/get-download-uri", name=name, version=version)
         artifact_uri = str(location["artifact_uri"])
         # The metadata first: it names the model file and holds its checksum.
-        metadata = self._artifact(artifact_uri, METADATA_FILE)
-        (folder / METADATA_FILE).write_bytes(metadata)
-        model_file = json.loads(metadata).get("model_file", "")
-        if not re.fullmatch(r"[^/\\]+", str(model_file)):
-            raise RegistryError(f"models:/{name}/{version}: zoo.json names no valid model file")
+        (folder / METADATA_FILE).write_bytes(self._artifact(artifact_uri, METADATA_FILE))
+        model_file = _json_field(folder / METADATA_FILE, "model_file")
+        if not isinstance(model_file, str) or not re.fullmatch(r"[^/\\]+", model_file):
+            raise RegistryError(f"version {version}: its zoo.json names no valid model file")
         (folder / model_file).write_bytes(self._artifact(artifact_uri, model_file))
 
     def _artifact(self, artifact_uri: str, file_name: str) -> bytes:
