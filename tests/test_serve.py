@@ -319,13 +319,13 @@ def test_a_reload_swaps_the_model_and_a_refused_one_keeps_the_old() -> None:
 
     with TestClient(create_app(loader=loader)) as client:
         assert client.get("/ready").json()["model_version"] == "1"
-        reload = client.app.state.model.load  # type: ignore[attr-defined]
-        assert client.portal.call(reload) is True  # type: ignore[union-attr]
+        reload = client.app.state.model.load
+        assert client.portal.call(reload) is True
         assert client.get("/ready").json() == {
             "status": "ready", "model_sha256": predictor.metadata.model_sha256,
             "model_version": "2", "model_source": source,
         }  # fmt: skip
-        assert client.portal.call(reload) is False  # type: ignore[union-attr]
+        assert client.portal.call(reload) is False
         response = client.get("/ready")
         assert response.status_code == 200  # the old model serves on
         assert response.json()["model_version"] == "2"
