@@ -30,10 +30,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-REGISTERED_MODEL = "zoo-classifier"
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 # One animal (an aardvark's features), the request both servers answer.
 ANIMAL = {
     "hair": 1, "feathers": 0, "eggs": 0, "milk": 1, "airborne": 0, "aquatic": 0, "predator": 1,
@@ -58,14 +58,18 @@ class Result:
 
 
 def latest_model_uri(tracking_uri: str) -> str:
-    """``models:/zoo-classifier/<latest version>`` from the tracking store."""
+    """The scikit-learn model of the newest registered version's run (``runs:/ID/model``).
+
+    The registered version holds the ONNX files that ``sampleproject serve`` loads; its run
+    also logged the scikit-learn model, which is what ``mlflow models serve`` serves.
+    """
     from mlflow import MlflowClient
 
     versions = MlflowClient(tracking_uri).search_model_versions(f"name='{REGISTERED_MODEL}'")
     if not versions:
         raise SystemExit(f"no version of {REGISTERED_MODEL} in {tracking_uri}: run `make train`")
     latest = max(versions, key=lambda version: int(version.version))
-    return f"models:/{REGISTERED_MODEL}/{latest.version}"
+    return f"runs:/{latest.run_id}/model"
 
 
 def free_port() -> int:

@@ -79,6 +79,9 @@ def test_the_run_is_tracked_and_the_model_registered(trained: Path, store: Path)
     assert (store / "artifacts").is_dir()
     (version,) = client.search_model_versions("name='zoo-classifier'")
     assert version.run_id == run.info.run_id
+    # The version is what serving deploys: the ONNX files, with the model's checksum.
+    assert version.source == f"{run.info.artifact_uri}/onnx"
+    assert version.tags["model_sha256"] == meta["model_sha256"]
 
 
 def test_the_onnx_model_predicts_what_the_tracked_model_predicts(
@@ -90,7 +93,7 @@ def test_the_onnx_model_predicts_what_the_tracked_model_predicts(
     client = MlflowClient(tracking_uri=store_uri(store))
     (version,) = client.search_model_versions("name='zoo-classifier'")
     mlflow.set_tracking_uri(store_uri(store))
-    classifier = mlflow.sklearn.load_model(f"models:/zoo-classifier/{version.version}")
+    classifier = mlflow.sklearn.load_model(f"runs:/{version.run_id}/model")
     features = load_dataset(PACKAGE / "data" / "zoo.data").features
     session = onnxruntime.InferenceSession(
         str(trained / "zoo.onnx"), providers=["CPUExecutionProvider"]
