@@ -83,7 +83,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && cp constraints.txt /opt/runtime-constraints.txt
 
 # The model, in a layer of its own, from the files `make train` reads and nothing else: the
-# data, the training configuration and code, and the command line that runs it. A change
+# data, the training configuration and code, the command line that runs it, and the model
+# contract and registry names that training shares with the runtime (inference/). A change
 # anywhere else (serving, tests, documentation) reuses this layer instead of training again;
 # `make` below finds the model up to date (COPY keeps the files' dates) and goes on.
 # MLflow records the git commit of each run when it can; here there is no git to ask.
@@ -91,6 +92,8 @@ ENV GIT_PYTHON_REFRESH=quiet
 COPY sampleproject/cli.py sampleproject/arguments.py sampleproject/errors.py \
      sampleproject/atomic.py sampleproject/schema.py sampleproject/
 COPY sampleproject/commands/__init__.py sampleproject/commands/train.py sampleproject/commands/
+COPY sampleproject/inference/__init__.py sampleproject/inference/model.py \
+     sampleproject/inference/registry.py sampleproject/inference/
 COPY sampleproject/training/ sampleproject/training/
 COPY sampleproject/data/ sampleproject/data/
 COPY sampleproject/config/ sampleproject/config/

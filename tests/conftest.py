@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,30 @@ def runtime_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True,
     )  # fmt: skip
     return venv / "bin"
+
+
+def server_env() -> dict[str, str]:
+    """The environment, with ours first on PATH (its `mlflow` has the PostgreSQL driver)."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@pytest.fixture(name="mlflow_server", scope="session")
+def mlflow_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real MLflow tracking server on a private PostgreSQL cluster (tools/mlflow-server);
+    yields its state folder (``tracking-uri`` in it); stops both afterwards."""
+    require_tool("bash")
+    require(
+        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+        "PostgreSQL is not installed (see tools/install-system-deps.sh)",
+    )
+    scripts = ROOT / "tools" / "mlflow-server"
+    state = tmp_path_factory.mktemp("mlflow-server")
+    try:
+        started = subprocess.run(
+            [str(scripts / "start.sh"), str(state)],
+            env=server_env(), capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        yield state
+    finally:
+        subprocess.run([str(scripts / "stop.sh"), str(state)], timeout=60, check=False)

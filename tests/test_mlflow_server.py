@@ -9,51 +9,19 @@ and the test reads everything back through the MLflow client and the database it
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, ROOT, require, require_tool
+from tests.conftest import BIN, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow_server]
 
-SCRIPTS = ROOT / "tools" / "mlflow-server"
 REGISTERED_MODEL = "zoo-classifier"  # the name `sampleproject train` registers
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _server_env() -> dict[str, str]:
-    """Our environment first on PATH: its `mlflow` has the PostgreSQL driver."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
-@pytest.fixture(name="server", scope="module")
-def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Start PostgreSQL and the tracking server; yield their state folder; stop both."""
-    require_tool("bash")
-    require(
-        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
-        "PostgreSQL is not installed (see tools/install-system-deps.sh)",
-    )
-    state = tmp_path_factory.mktemp("mlflow-server")
-    try:
-        started = subprocess.run(
-            [str(SCRIPTS / "start.sh"), str(state)],
-            env=_server_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert started.returncode == 0, started.stderr
-        yield state
-    finally:
-        subprocess.run([str(SCRIPTS / "stop.sh"), str(state)], timeout=60, check=False)
 
 
 def _train(uri: str, experiment: str, output: Path) -> dict[str, Any]:
@@ -61,7 +29,7 @@ def _train(uri: str, experiment: str, output: Path) -> dict[str, Any]:
     command = [str(BIN / "sampleproject"), "train", "--output-dir", str(output)]
     trained = subprocess.run(
         [*command, "--experiment", experiment],
-        env={**_server_env(), "MLFLOW_TRACKING_URI": uri},
+        env={**server_env(), "MLFLOW_TRACKING_URI": uri},
         capture_output=True,
         text=True,
         timeout=900,
@@ -72,11 +40,11 @@ def _train(uri: str, experiment: str, output: Path) -> dict[str, Any]:
     return metadata
 
 
-def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> None:
+def test_training_run_is_tracked_on_the_server(mlflow_server: Path, tmp_path: Path) -> None:
     """Run, metrics, data checksum, confusion matrix and model version, read back."""
     from mlflow.tracking import MlflowClient
 
-    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
+    uri = (mlflow_server / "tracking-uri").read_text(encoding="utf-8").strip()
     experiment = f"server-test-{uuid.uuid4().hex[:8]}"  # a fresh experiment: one run in it
     metadata = _train(uri, experiment, tmp_path / "model")
 
@@ -98,7 +66,8 @@ def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> 
         client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(tmp_path))
     )
     assert picture.read_bytes().startswith(PNG_SIGNATURE)
-    stored = list((server / "artifacts").rglob("confusion_matrix.png"))
+    # (The server is shared with other tests: look in this run's folder.)
+    stored = list((mlflow_server / "artifacts").rglob(f"{run.info.run_id}/**/confusion_matrix.png"))
     assert len(stored) == 1
     assert stored[0].read_bytes() == picture.read_bytes()
 
@@ -106,19 +75,19 @@ def test_training_run_is_tracked_on_the_server(server: Path, tmp_path: Path) -> 
     assert run.info.run_id in {version.run_id for version in versions}
 
 
-def test_runs_are_stored_in_postgresql(server: Path) -> None:
+def test_runs_are_stored_in_postgresql(mlflow_server: Path) -> None:
     """The backend store really is the PostgreSQL cluster: its `runs` table has the runs."""
     import psycopg
     from mlflow.tracking import MlflowClient
 
-    uri = (server / "tracking-uri").read_text(encoding="utf-8").strip()
+    uri = (mlflow_server / "tracking-uri").read_text(encoding="utf-8").strip()
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.create_experiment(f"storage-test-{uuid.uuid4().hex[:8]}")
     run_id = client.create_run(experiment_id).info.run_id
 
     # start.sh's cluster trusts connections over its private Unix socket (in its own folder).
-    socket_dir = (server / "pg-dir").read_text(encoding="utf-8").strip()
-    port = (server / "pg-port").read_text(encoding="utf-8").strip()
+    socket_dir = (mlflow_server / "pg-dir").read_text(encoding="utf-8").strip()
+    port = (mlflow_server / "pg-port").read_text(encoding="utf-8").strip()
     with psycopg.connect(host=socket_dir, port=port, user="mlflow", dbname="mlflow") as connection:
         row = connection.execute(
             "SELECT experiment_id FROM runs WHERE run_uuid = %s", (run_id,)
