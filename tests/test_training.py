@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -296,6 +297,24 @@ def test_the_tracking_uri_comes_from_the_option_then_the_environment(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert tracking.resolve_tracking_uri(None) == "http://127.0.0.1:5000"
     assert tracking.resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_an_unreachable_tracking_server_stops_training_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    output = tmp_path / "model"
+    status = main(["train", "--tracking-uri", uri, "--output-dir", str(output)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == (
+        f"sampleproject: error: cannot reach the MLflow tracking server at {uri} "
+        "([Errno 111] Connection refused): nothing was trained; start it, or unset "
+        "MLFLOW_TRACKING_URI for the local store\n"
+    )
+    assert not output.exists()  # no model written; and no run could be started
 
 
 def test_prepare_store_creates_the_folder_of_a_sqlite_database(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ def train(options: TrainOptions) -> TrainResult:
     config = load_config(options.config)
     dataset = load_dataset(options.data)
     tracking.prepare_store(options.tracking_uri)
+    tracking.check_server(options.tracking_uri)
     with (
         tracking.one_line_errors(options.tracking_uri),
         tracking.tracked_run(

@@ -12,6 +12,8 @@ import io
 import logging
 import os
 import tempfile
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -90,6 +92,28 @@ def prepare_store(tracking_uri: str) -> None:
     """Create the folder of a SQLite tracking database (SQLite creates only the file)."""
     if tracking_uri.startswith(_SQLITE_PREFIX):
         Path(tracking_uri.removeprefix(_SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+
+
+def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail at once, in one line, when a tracking server does not answer.
+
+    MLflow's client retries with growing pauses for minutes before it gives up; asking the
+    server's /health first says what is wrong before any training or any run begins.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    url = f"{tracking_uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 (http(s) only)
+            return
+    except urllib.error.HTTPError:
+        return  # it answers (a proxy or an older server without /health): let MLflow talk
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise SampleProjectError(
+            f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}): nothing "
+            "was trained; start it, or unset MLFLOW_TRACKING_URI for the local store"
+        ) from None
 
 
 def log_evaluation(
