@@ -66,8 +66,11 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Readiness: whether the model is loaded, and which model it is."""
+    """Readiness: whether a model serves, which one, and why a reload was refused."""
 
     status: str = Field(description="'ready', 'loading' or 'failed'", examples=["ready"])
-    model_sha256: str | None = None
-    error: str | None = None
+    model_sha256: str | None = Field(None, description="SHA-256 of the model file serving")
+    model_version: str | None = Field(None, description="its registry version (--model)")
+    model_source: str | None = Field(None, description="the registry reference it came from")
+    reload_error: str | None = Field(None, description="why the last reload was refused")
+    error: str | None = Field(None, description="why no model could be loaded")
