@@ -11,9 +11,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -193,3 +194,38 @@ def test_several_workers_share_their_metrics(tmp_path: Path) -> None:
             time.sleep(0.1)
     finally:
         assert stop(server) == 0
+
+
+def test_sighup_refuses_a_damaged_model_and_the_old_one_serves_on(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("zoo.json", "zoo.onnx"):
+        (folder / name).write_bytes((default_model_dir() / name).read_bytes())
+    running = start(tmp_path, "--model-dir", str(folder))
+    try:
+        before = running.post(json.dumps(ANIMAL).encode())
+        (folder / "zoo.onnx").write_bytes(b"not a model")
+        running.process.send_signal(signal.SIGHUP)
+        ready = wait_for(running, lambda answer: "reload_error" in answer)
+        assert "does not match the SHA-256" in ready["reload_error"]
+        assert running.post(json.dumps(ANIMAL).encode()) == before  # the verified model
+        # The files are whole again: the next reload finds the model serving, error gone.
+        (folder / "zoo.onnx").write_bytes((default_model_dir() / "zoo.onnx").read_bytes())
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(running, lambda answer: "reload_error" not in answer)
+    finally:
+        assert stop(running) == 0
+    log = running.log.read_text(encoding="utf-8")
+    assert "reload refused, model" in log and "keeps serving" in log
+
+
+def wait_for(server: Server, check: Callable[[dict[str, object]], bool]) -> dict[str, Any]:
+    """Poll /ready (200) until its answer passes ``check``; that answer."""
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = server.get("/ready")
+        answer: dict[str, Any] = json.loads(body)
+        if status == 200 and check(answer):
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)

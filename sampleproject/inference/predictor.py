@@ -181,7 +181,7 @@ def _open(
     folder: Path, source: str, version: str | None, current: LoadedModel | None, threads: int
 ) -> LoadedModel | None:
     metadata = load_metadata(folder)
+    model = read_verified_model(folder, metadata)  # also when unchanged: say if it is damaged
     if current and (current.sha256, current.version) == (metadata.model_sha256, version):
         return None
-    model = read_verified_model(folder, metadata)
     return LoadedModel(Predictor(metadata, model, threads=threads), source, version)

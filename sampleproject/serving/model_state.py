@@ -43,8 +43,9 @@ class ServedModel:
             except SampleProjectError as error:
                 self._refuse(old, str(error))
                 return False
-            if new is None:
-                return False  # the same model: nothing to do
+            if new is None:  # the source holds the model serving: nothing to do
+                self.reload_error = None  # whatever failed before is no longer there
+                return False
             self.current = new  # the swap: one assignment, atomic for the event loop
             self.error = self.reload_error = None
             self._metrics.serving(_labels(old), (new.version or "", new.sha256))
