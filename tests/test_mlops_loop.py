@@ -296,7 +296,7 @@ def test_an_unreachable_server_and_an_empty_cache_keep_serve_unready(tmp_path: P
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
         "SAMPLEPROJECT_CACHE_DIR": str(tmp_path / "empty-cache"),
     }
-    started = start_unready(tmp_path, "--model", CHAMPION_REF, env=down)
+    started = start(tmp_path, "--model", CHAMPION_REF, env=down, until="/health")
     try:
         answer = ready(started)
         assert answer["http_status"] == 503 and answer["status"] == "failed"
@@ -305,24 +305,3 @@ def test_an_unreachable_server_and_an_empty_cache_keep_serve_unready(tmp_path: P
     finally:
         assert stop(started) == 0
 
-
-def start_unready(tmp_path: Path, *args: str, env: dict[str, str]) -> Server:
-    """Start ``serve`` and wait until it answers /health (its /ready may stay 503)."""
-    port = free_port()
-    log = tmp_path / "serve.log"
-    environment = {**server_env(), **env, "SAMPLEPROJECT_PORT": str(port)}
-    with log.open("wb") as err:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [str(BIN / "sampleproject"), "serve", *args], stderr=err, env=environment
-        )
-    server = Server(process, port, log)
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text(encoding="utf-8")
-        try:
-            if server.get("/health")[0] == 200:
-                return server
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)

@@ -67,8 +67,11 @@ class Server:
             return error.code, error.read()
 
 
-def start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Server:
-    """Start ``sampleproject serve ARGS`` on a free port (by $SAMPLEPROJECT_PORT); wait ready."""
+def start(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, until: str = "/ready"
+) -> Server:
+    """Start ``sampleproject serve ARGS`` on a free port (by $SAMPLEPROJECT_PORT); wait until
+    ``until`` answers 200 (``/health``: the process is up, whether a model loaded or not)."""
     require((default_model_dir() / "zoo.json").exists(), "no trained model: run `make train`")
     port = free_port()
     log = tmp_path / "serve.log"
@@ -84,11 +87,11 @@ def start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Serv
     while True:
         assert process.poll() is None, log.read_text(encoding="utf-8")
         try:
-            if server.get("/ready")[0] == 200:
+            if server.get(until)[0] == 200:
                 return server
         except OSError:
             pass
-        assert time.monotonic() < deadline, "the server did not become ready"
+        assert time.monotonic() < deadline, f"the server's {until} did not answer 200"
         time.sleep(0.1)
 
 
