@@ -379,7 +379,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     ("args", "env", "status", "message"),
     [
         (["--port", "70000"], {}, 2,
-         "--port: Input should be less than or equal to 65535 (got 70000)"),
+         "--port: Input should be less than or equal to 65535 (got '70000')"),
         (["--workers", "0"], {}, 2, "--workers: Input should be greater than or equal to 1"),
         (["--max-body-bytes", "0"], {}, 2,
          "--max-body-bytes: Input should be greater than or equal to 1"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from sampleproject.errors import SampleProjectError, UsageError
 
@@ -27,11 +26,15 @@ Every option can also be set by the environment variable named in its help;
 a flag wins over the variable. Logs go to stderr. On SIGTERM (or Ctrl-C) the
 server stops accepting connections, finishes the requests in flight and exits 0."""
 
-# Flags whose values are not plain strings: their argparse type.
-_TYPES: dict[str, Any] = {"port": int, "workers": int, "max_body_bytes": int, "max_animals": int,
-                          "reload_interval": float}  # fmt: skip
-_METAVARS = {"model": "REF", "model_dir": "DIR", "cache_dir": "DIR", "max_body_bytes": "N",
-             "max_animals": "N", "reload_interval": "SECONDS"}  # fmt: skip
+# How argparse shows a value (the settings validate it, so every flag is read as text).
+_METAVARS = {
+    "model": "REF",
+    "model_dir": "DIR",
+    "cache_dir": "DIR",
+    "max_body_bytes": "N",
+    "max_animals": "N",
+    "reload_interval": "SECONDS",
+}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -46,9 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         if field.annotation is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
         else:
-            parser.add_argument(
-                flag, type=_TYPES.get(name, str), metavar=_METAVARS.get(name), help=help_text
-            )
+            parser.add_argument(flag, metavar=_METAVARS.get(name), help=help_text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from sampleproject.serving.metrics import MULTIPROC_ENV
     from sampleproject.serving.settings import ServeSettings, load_settings
 
-    settings = load_settings(
-        **{name: getattr(args, name) for name in ServeSettings.model_fields}
-    )
+    settings = load_settings(**{name: getattr(args, name) for name in ServeSettings.model_fields})
     if settings.model:
         if settings.model_dir:
             raise UsageError("give --model (a registry reference) or --model-dir, not both")

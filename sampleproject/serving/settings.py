@@ -34,7 +34,9 @@ class ServeSettings(BaseSettings):
     model: str | None = Field(
         default=None, description="registry reference models:/NAME@ALIAS or models:/NAME/VERSION"
     )
-    model_dir: Path | None = Field(default=None, description="folder with zoo.onnx and zoo.json")
+    model_dir: Path | None = Field(
+        default=None, description="folder with zoo.onnx and zoo.json (unset: the shipped model)"
+    )
     # 1 MiB: about 10,000 animals as compact JSON.
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="larger request bodies get 413"
@@ -46,7 +48,8 @@ class ServeSettings(BaseSettings):
         description="seconds between checks of the registry alias (0: only on SIGHUP)",
     )
     cache_dir: Path | None = Field(
-        default=None, description="cache of models fetched from the registry"
+        default=None,
+        description="cache of models fetched from the registry (unset: ~/.cache/sampleproject)",
     )
     access_log: bool = Field(default=True, description="log one line per request")
 
