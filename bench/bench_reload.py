@@ -45,10 +45,19 @@ def train_second_model(folder: Path) -> None:
     text = (ROOT / "sampleproject" / "config" / "train.toml").read_text(encoding="utf-8")
     config.write_text(text.replace("seed = 42", "seed = 7"), encoding="utf-8")
     subprocess.run(
-        [str(BIN / "sampleproject"), "train", "--config", str(config), "--output-dir",
-         str(folder), "--tracking-uri", f"sqlite:///{folder}/mlflow.db"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            str(BIN / "sampleproject"),
+            "train",
+            "--config",
+            str(config),
+            "--output-dir",
+            str(folder),
+            "--tracking-uri",
+            f"sqlite:///{folder}/mlflow.db",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def install(model: Path, folder: Path) -> None:
@@ -59,8 +68,9 @@ def install(model: Path, folder: Path) -> None:
         staging.replace(folder / name)
 
 
-def client(port: int, stop: threading.Event, samples: list[tuple[float, float]],
-           failures: list[str]) -> None:  # fmt: skip
+def client(
+    port: int, stop: threading.Event, samples: list[tuple[float, float]], failures: list[str]
+) -> None:
     """Post one animal after another; record (start time, latency) of each answer."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json"}
@@ -104,8 +114,9 @@ def main() -> int:
         env = {**os.environ, "SAMPLEPROJECT_PORT": str(port)}
         server = subprocess.Popen(  # pylint: disable=consider-using-with
             [str(BIN / "sampleproject"), "serve", "--model-dir", str(served), "--no-access-log"],
-            env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_until_up(f"http://127.0.0.1:{port}/ready", server, timeout=120)
             samples, reloads, failures = run_load(args, port, server, served, second)
@@ -117,9 +128,12 @@ def main() -> int:
 
 
 def run_load(
-    args: argparse.Namespace, port: int, server: subprocess.Popen[bytes], served: Path,
+    args: argparse.Namespace,
+    port: int,
+    server: subprocess.Popen[bytes],
+    served: Path,
     second: Path,
-) -> tuple[list[tuple[float, float]], list[float], list[str]]:  # fmt: skip
+) -> tuple[list[tuple[float, float]], list[float], list[str]]:
     """Load the server while switching its model; the samples, SIGHUP times and failures."""
     samples: list[tuple[float, float]] = []
     failures: list[str] = []
@@ -147,10 +161,16 @@ def run_load(
 
 def report(samples: list[tuple[float, float]], reloads: list[float], failures: list[str]) -> None:
     """Print the latencies during and outside reloads, and the spike's ratio."""
-    during = [latency for started, latency in samples
-              if any(0 <= started - at < WINDOW_SECONDS for at in reloads)]  # fmt: skip
-    steady = [latency for started, latency in samples
-              if not any(0 <= started - at < WINDOW_SECONDS for at in reloads)]  # fmt: skip
+    during = [
+        latency
+        for started, latency in samples
+        if any(0 <= started - at < WINDOW_SECONDS for at in reloads)
+    ]
+    steady = [
+        latency
+        for started, latency in samples
+        if not any(0 <= started - at < WINDOW_SECONDS for at in reloads)
+    ]
     print(f"{len(reloads)} reloads, {len(samples)} requests, {len(failures)} failed")
     print(f"{'requests':<28}{'count':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for name, values in (("steady", steady), (f"within {WINDOW_SECONDS:g} s of a SIGHUP", during)):

@@ -51,9 +51,13 @@ class Registry:
 def sampleproject(registry: Registry, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``sampleproject ARGS`` against the tracking server."""
     return subprocess.run(
-        [str(BIN / "sampleproject"), *args], env=registry.env, capture_output=True, text=True,
-        timeout=900, check=False,
-    )  # fmt: skip
+        [str(BIN / "sampleproject"), *args],
+        env=registry.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def train(registry: Registry, folder: Path, config_changes: dict[str, str]) -> str:
@@ -145,12 +149,19 @@ def ready(server: Server) -> dict[str, Any]:
 def reload_until(server: Server, check: Any, what: str) -> dict[str, Any]:
     """SIGHUP the server, then wait until every worker's /ready passes ``check``."""
     server.process.send_signal(signal.SIGHUP)
+    answer = wait_until(server, check)
+    assert check(answer), f"{what}: {answer}"
+    return answer
+
+
+def wait_until(server: Server, check: Any) -> dict[str, Any]:
+    """Poll /ready until 20 answers in a row pass ``check`` (the workers answer at random),
+    for at most a minute; the last answer."""
     deadline = time.monotonic() + 60
     passed = 0
-    while passed < 20:  # consecutive answers: the two workers answer at random
+    while passed < 20 and time.monotonic() < deadline:
         answer = ready(server)
         passed = passed + 1 if check(answer) else 0
-        assert time.monotonic() < deadline, f"{what}: {answer}"
         time.sleep(0.02)
     return answer
 
@@ -165,15 +176,20 @@ def versions_fixture(
         "first": train(registry, root / "first", {}),
         "second": train(registry, root / "second", {"seed = 42": "seed = 7"}),
         "worse": train(
-            registry, root / "worse", {"n_estimators = 100": "n_estimators = 10",
-                                       "max_depth = 8": "max_depth = 4"},
+            registry,
+            root / "worse",
+            {"n_estimators = 100": "n_estimators = 10", "max_depth = 8": "max_depth = 4"},
         ),
         "under_gate": train(
-            registry, root / "under", {"n_estimators = 100": "n_estimators = 5",
-                                       "max_depth = 8": "max_depth = 3",
-                                       "min_f1_macro = 0.80": "min_f1_macro = 0.5"},
+            registry,
+            root / "under",
+            {
+                "n_estimators = 100": "n_estimators = 5",
+                "max_depth = 8": "max_depth = 3",
+                "min_f1_macro = 0.80": "min_f1_macro = 0.5",
+            },
         ),
-    }  # fmt: skip
+    }
 
 
 def test_promotion_refuses_a_worse_version_and_one_under_the_gate(
@@ -181,7 +197,12 @@ def test_promotion_refuses_a_worse_version_and_one_under_the_gate(
 ) -> None:
     promoted = sampleproject(registry, "promote", versions["first"], "--reason", "first model")
     assert promoted.returncode == 0, promoted.stderr
-    assert f"champion is now version {versions['first']}" in promoted.stdout
+    first = versions["first"]
+    assert re.fullmatch(
+        rf"champion is now version {first}: version {first} f1_macro 0\.\d{{4}}; "
+        r"there was no champion\n",
+        promoted.stdout,
+    ), promoted.stdout
 
     worse = sampleproject(registry, "promote", versions["worse"])
     assert worse.returncode == 1
@@ -214,12 +235,26 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
     server = start(
         tmp_path, "--model", CHAMPION_REF, "--workers", "2", "--no-access-log", env=registry.env
     )
+    # A second server watches the alias on its own (no signal): it follows the promotion.
+    (tmp_path / "polling").mkdir()
+    polling = start(
+        tmp_path / "polling",
+        "--model",
+        CHAMPION_REF,
+        "--reload-interval",
+        "0.5",
+        env=registry.env,
+    )
     try:
         assert ready(server)["model_version"] == first
+        assert ready(polling)["model_version"] == first
         with Load(server.port) as load:
             promoted = sampleproject(registry, "promote", second)
             assert promoted.returncode == 0, promoted.stderr
             reload_until(server, lambda answer: answer.get("model_version") == second, "promotion")
+            followed = wait_until(polling, lambda answer: answer.get("model_version") == second)
+            assert followed.get("model_version") == second, followed
+            assert stop(polling) == 0
 
             corrupted = register_corrupted_version(registry, first, second)
             refused = reload_until(
@@ -228,13 +263,15 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
             assert refused["http_status"] == 200 and refused["model_version"] == second
             assert f"version {corrupted}" in refused["reload_error"]
 
-            rolled_back = sampleproject(registry, "rollback", first, "--reason", "test")
+            rolled_back = sampleproject(registry, "rollback", first, "--reason", "bad answers")
             assert rolled_back.returncode == 0, rolled_back.stderr
+            assert rolled_back.stdout == f"champion is now version {first} (was {corrupted})\n"
             reload_until(server, lambda answer: answer.get("model_version") == first, "rollback")
             time.sleep(0.5)  # some load on the final model too
         metrics = server.get("/metrics")[1]
     finally:
         assert stop(server) == 0
+        stop(polling)
 
     assert load.failures == []
     seen = {version: 0 for version in answers}
@@ -247,6 +284,12 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
     assert 'sampleproject_model_reloads_total{result="failure"}' in text
     assert re.search(r'sampleproject_model_reloads_total\{result="failure"\} [1-9]', text)
     assert re.search(rf'sampleproject_model_info\{{sha256="\w+",version="{first}"\}} 1\.0', text)
+    from mlflow.tracking import MlflowClient
+
+    recorded = MlflowClient(tracking_uri=registry.uri).get_model_version("zoo-classifier", first)
+    why = f"rolled back from version {corrupted}: bad answers"
+    assert recorded.tags["champion_why"] == why
+    assert (recorded.description or "").endswith(f"champion: {why}")
 
 
 def register_corrupted_version(registry: Registry, good: str, other: str) -> str:
@@ -266,9 +309,11 @@ def register_corrupted_version(registry: Registry, good: str, other: str) -> str
     client.set_terminated(run.info.run_id)
     sha256 = json.loads((folder / "zoo.json").read_text(encoding="utf-8"))["model_sha256"]
     version = client.create_model_version(
-        "zoo-classifier", f"{run.info.artifact_uri}/onnx", run_id=run.info.run_id,
+        "zoo-classifier",
+        f"{run.info.artifact_uri}/onnx",
+        run_id=run.info.run_id,
         tags={"model_sha256": sha256},
-    )  # fmt: skip
+    )
     client.set_registered_model_alias("zoo-classifier", "champion", version.version)
     return str(version.version)
 
@@ -304,4 +349,3 @@ def test_an_unreachable_server_and_an_empty_cache_keep_serve_unready(tmp_path: P
         assert started.get("/health")[0] == 200
     finally:
         assert stop(started) == 0
-

@@ -128,13 +128,20 @@ def test_predict_by_reference_from_the_cache_prints_the_answer_and_a_warning(
     tmp_path: Path,
 ) -> None:
     cache_with_champion(tmp_path)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": closed_port_uri(),
-           "SAMPLEPROJECT_CACHE_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": closed_port_uri(),
+        "SAMPLEPROJECT_CACHE_DIR": str(tmp_path),
+    }
     args = ["predict", "--model", "models:/zoo-classifier@champion", "--legs", "4", "--json"]
     done = subprocess.run(
         [sys.executable, "-m", "sampleproject", *args, "--hair", "--milk"],
-        env=env, capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["class_name"] == "mammal"
     assert done.stderr.startswith("cannot reach the MLflow tracking server at http://127.0.0.1:")
