@@ -165,7 +165,11 @@ RUN --mount=type=bind,from=build,source=/opt/build-venv,target=/opt/build-venv \
 
 # An unprivileged user, with a fixed uid so that volume permissions are predictable. Created
 # before the wheel arrives: this step does not depend on the code, so a code change reuses it.
-RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pyapp
+# Its one writable folder caches models fetched from the MLflow registry (`serve --model
+# models:/...`); with a read-only root file system, mount a volume there.
+ENV SAMPLEPROJECT_CACHE_DIR=/var/cache/sampleproject
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pyapp \
+    && install --directory --owner 10001 --group 10001 "$SAMPLEPROJECT_CACHE_DIR"
 
 # The wheel, in /dist, where `docker cp pyapp:/dist ...` finds it; installed without
 # dependencies (they are all there: `pip check` proves it) and without the network.
@@ -182,7 +186,8 @@ RUN --mount=type=bind,from=build,source=/opt/build-venv,target=/opt/build-venv \
         --output-reproducible --output-format JSON --output-file /dist/sbom.cdx.json
 
 # Switch to the user created above: everything from here on, and every container, runs
-# unprivileged. The application writes nothing; it runs with a read-only root file system too.
+# unprivileged. The application writes nothing but that cache; it runs with a read-only root
+# file system too.
 USER 10001:10001
 WORKDIR /tmp
 

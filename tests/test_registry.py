@@ -174,3 +174,11 @@ def test_predict_by_reference_fails_with_one_line_and_status_2(
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2  # argparse adds its usage line
+
+
+def test_the_makefile_uses_the_same_default_tracking_store() -> None:
+    # make cannot import Python cheaply, so it states the default again: keep them one.
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^MLFLOW_TRACKING_URI \?= (\S+)$", makefile, re.MULTILINE)
+    assert match is not None
+    assert match[1] == registry.DEFAULT_TRACKING_URI
