@@ -318,6 +318,17 @@ def register_corrupted_version(registry: Registry, good: str, other: str) -> str
     return str(version.version)
 
 
+@pytest.mark.parametrize("reference", ["models:/zoo-classifier@nobody", "models:/no-such/1"])
+def test_a_reference_the_registry_does_not_know_is_one_line_and_status_2(
+    registry: Registry, reference: str
+) -> None:
+    done = sampleproject(registry, "predict", "--model", reference, "--legs", "4")
+    assert done.returncode == 2
+    # The registry's own words (which depend on what it holds), after the reference.
+    pattern = rf"sampleproject: error: {re.escape(reference)}: MLflow registry: [^\n]+ not found\n"
+    assert re.fullmatch(pattern, done.stderr), done.stderr
+
+
 def test_a_restart_works_from_the_cache_while_the_server_is_down(
     registry: Registry, versions: dict[str, str], tmp_path: Path
 ) -> None:
