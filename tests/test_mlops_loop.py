@@ -249,8 +249,7 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
         assert ready(server)["model_version"] == first
         assert ready(polling)["model_version"] == first
         with Load(server.port) as load:
-            promoted = sampleproject(registry, "promote", second)
-            assert promoted.returncode == 0, promoted.stderr
+            succeeds(sampleproject(registry, "promote", second))
             reload_until(server, lambda answer: answer.get("model_version") == second, "promotion")
             followed = wait_until(polling, lambda answer: answer.get("model_version") == second)
             assert followed.get("model_version") == second, followed
@@ -263,33 +262,48 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
             assert refused["http_status"] == 200 and refused["model_version"] == second
             assert f"version {corrupted}" in refused["reload_error"]
 
-            rolled_back = sampleproject(registry, "rollback", first, "--reason", "bad answers")
-            assert rolled_back.returncode == 0, rolled_back.stderr
-            assert rolled_back.stdout == f"champion is now version {first} (was {corrupted})\n"
+            rolled_back = succeeds(
+                sampleproject(registry, "rollback", first, "--reason", "bad answers")
+            )
+            assert rolled_back == f"champion is now version {first} (was {corrupted})\n"
             reload_until(server, lambda answer: answer.get("model_version") == first, "rollback")
             time.sleep(0.5)  # some load on the final model too
-        metrics = server.get("/metrics")[1]
+        metrics = server.get("/metrics")[1].decode()
     finally:
         assert stop(server) == 0
         stop(polling)
 
-    assert load.failures == []
-    seen = {version: 0 for version in answers}
-    for body in load.answers:
+    assert not load.failures, load.failures
+    assert_every_answer_is_from(load.answers, answers)
+    assert re.search(r'sampleproject_model_reloads_total\{result="failure"\} [1-9]', metrics)
+    info = rf'sampleproject_model_info\{{sha256="\w+",version="{first}"\}} 1\.0'
+    assert re.search(info, metrics)
+    assert_recorded(registry, first, f"rolled back from version {corrupted}: bad answers")
+
+
+def succeeds(done: subprocess.CompletedProcess[str]) -> str:
+    """The output of a command that must succeed."""
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def assert_recorded(registry: Registry, version: str, why: str) -> None:
+    """The last move of the champion alias to ``version`` is recorded on it, with ``why``."""
+    from mlflow.tracking import MlflowClient
+
+    recorded = MlflowClient(tracking_uri=registry.uri).get_model_version("zoo-classifier", version)
+    assert recorded.tags["champion_why"] == why
+    assert (recorded.description or "").endswith(f"champion: {why}")
+
+
+def assert_every_answer_is_from(bodies: list[bytes], answers: dict[str, Any]) -> None:
+    """Each body is the answer of one of the models (version -> answer), and each answered."""
+    seen = dict.fromkeys(answers, 0)
+    for body in bodies:
         matches = [version for version, answer in answers.items() if json.loads(body) == answer]
         assert matches, f"an answer from no verified model: {body[:300]!r}"
         seen[matches[0]] += 1
     assert all(count > 0 for count in seen.values()), seen
-    text = metrics.decode()
-    assert 'sampleproject_model_reloads_total{result="failure"}' in text
-    assert re.search(r'sampleproject_model_reloads_total\{result="failure"\} [1-9]', text)
-    assert re.search(rf'sampleproject_model_info\{{sha256="\w+",version="{first}"\}} 1\.0', text)
-    from mlflow.tracking import MlflowClient
-
-    recorded = MlflowClient(tracking_uri=registry.uri).get_model_version("zoo-classifier", first)
-    why = f"rolled back from version {corrupted}: bad answers"
-    assert recorded.tags["champion_why"] == why
-    assert (recorded.description or "").endswith(f"champion: {why}")
 
 
 def register_corrupted_version(registry: Registry, good: str, other: str) -> str:

@@ -5,6 +5,8 @@ The real tracking server (fetching, aliases, promotion, reload) is tested in tes
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import logging
 import os
@@ -13,7 +15,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,7 +148,7 @@ def test_predict_by_reference_from_the_cache_prints_the_answer_and_a_warning(
         check=False,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
+    assert not done.returncode, done.stderr
     assert json.loads(done.stdout)["class_name"] == "mammal"
     assert done.stderr.startswith("cannot reach the MLflow tracking server at http://127.0.0.1:")
     assert "using the cached copy of models:/zoo-classifier@champion (version 4)" in done.stderr
@@ -182,3 +188,225 @@ def test_the_makefile_uses_the_same_default_tracking_store() -> None:
     match = re.search(r"^MLFLOW_TRACKING_URI \?= (\S+)$", makefile, re.MULTILINE)
     assert match is not None
     assert match[1] == registry.DEFAULT_TRACKING_URI
+
+
+# --- The REST client against a stand-in server ------------------------------------------
+# A few lines of http.server answering the four calls the way MLflow's REST API documents
+# them, so that every branch of the client (errors included) runs in the fast suite. The
+# real MLflow server is what test_mlops_loop.py uses.
+
+
+class StandIn(http.server.ThreadingHTTPServer):
+    """A registry of one model: versions, aliases, artifact folders; remembers the headers."""
+
+    def __init__(self, artifacts: Path) -> None:
+        super().__init__(("127.0.0.1", 0), _StandInHandler)
+        self.artifacts = artifacts
+        self.versions: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[str, str] = {}
+        self.download_uris: dict[str, str] = {}
+        self.seen_headers: list[dict[str, str]] = []
+
+    @property
+    def uri(self) -> str:
+        """Its URL."""
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def add_version(self, version: str, folder: Path, sha256_tag: str | None = None) -> None:
+        """Version ``version`` with ``folder``'s files, behind the artifact proxy."""
+        shutil.copytree(folder, self.artifacts / "runs" / version / "onnx")
+        tags = [] if sha256_tag is None else [{"key": "model_sha256", "value": sha256_tag}]
+        self.versions[version] = {"name": "zoo-classifier", "version": version, "tags": tags}
+        self.download_uris[version] = f"mlflow-artifacts:/runs/{version}/onnx"
+
+
+class _StandInHandler(http.server.BaseHTTPRequestHandler):
+    server: StandIn
+
+    # http.server calls do_<METHOD>: the name is not ours to choose.
+    def do_GET(self) -> None:  # pylint: disable=invalid-name
+        """Answer as MLflow's REST API does."""
+        self.server.seen_headers.append(dict(self.headers))
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        prefix = "/api/2.0/mlflow-artifacts/artifacts/"
+        if url.path.startswith(prefix):
+            file = self.server.artifacts / urllib.parse.unquote(url.path.removeprefix(prefix))
+            if file.is_file():
+                self._answer(200, file.read_bytes())
+            else:
+                self._missing("file")
+            return
+        version = {
+            "/api/2.0/mlflow/registered-models/alias": self.server.aliases.get(
+                query.get("alias", "")
+            ),
+            "/api/2.0/mlflow/model-versions/get": query.get("version"),
+            "/api/2.0/mlflow/model-versions/get-download-uri": query.get("version"),
+        }.get(url.path)
+        if version not in self.server.versions:
+            self._missing(f"Model Version (name={query.get('name')}, version={version})")
+        elif url.path.endswith("get-download-uri"):
+            self._json({"artifact_uri": self.server.download_uris[version]})
+        else:
+            self._json({"model_version": self.server.versions[version]})
+
+    def _missing(self, what: str) -> None:
+        body = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"{what} not found"}
+        self._answer(404, json.dumps(body).encode())
+
+    def _json(self, body: object) -> None:
+        self._answer(200, json.dumps(body).encode())
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture(name="stand_in")
+def stand_in_fixture(tmp_path: Path) -> Iterator[StandIn]:
+    """A running stand-in registry whose version 1 (alias champion) is the shipped model."""
+    server = StandIn(tmp_path / "artifacts")
+    server.add_version("1", default_model_dir(), sha256_tag=shipped_sha256())
+    server.aliases["champion"] = "1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def shipped_sha256() -> str:
+    """The shipped model's checksum, as zoo.json records it."""
+    metadata = json.loads((default_model_dir() / "zoo.json").read_text(encoding="utf-8"))
+    return str(metadata["model_sha256"])
+
+
+def test_an_alias_is_fetched_verified_and_remembered(stand_in: StandIn, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    fetched = fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, cache)
+    assert (fetched.version, fetched.from_cache) == ("1", False)
+    for name in ("zoo.json", "zoo.onnx"):
+        assert (fetched.folder / name).read_bytes() == (default_model_dir() / name).read_bytes()
+    assert (cache / "zoo-classifier" / "aliases" / "champion").read_text() == "1\n"
+    # The alias moves: the next fetch follows it.
+    stand_in.add_version("2", default_model_dir(), sha256_tag=shipped_sha256())
+    stand_in.aliases["champion"] = "2"
+    assert fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, cache).version == "2"
+
+
+def test_a_version_from_a_local_artifact_store_is_read_from_disk(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    stand_in.download_uris["1"] = default_model_dir().as_uri()
+    fetched = fetch(parse_ref("models:/zoo-classifier/1"), stand_in.uri, tmp_path)
+    assert (fetched.folder / "zoo.onnx").read_bytes() == (
+        default_model_dir() / "zoo.onnx"
+    ).read_bytes()
+
+
+def test_a_registry_checksum_that_disagrees_with_the_files_is_refused(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    stand_in.add_version("3", default_model_dir(), sha256_tag="0" * 64)
+    with pytest.raises(RegistryError, match=r"version 3\): zoo.json's model_sha256 differs"):
+        fetch(parse_ref("models:/zoo-classifier/3"), stand_in.uri, tmp_path)
+    assert not (tmp_path / "zoo-classifier" / "versions" / "3").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"model_file": "../../etc/passwd"}, "version 4: its zoo.json names no valid model file"),
+        ({"model_file": "gone.onnx"}, "MLflow registry: file not found"),
+    ],
+)
+def test_a_version_with_bad_files_is_one_clear_error_and_not_cached(
+    stand_in: StandIn, tmp_path: Path, damage: dict[str, str], message: str
+) -> None:
+    folder = tmp_path / "bad"
+    shutil.copytree(default_model_dir(), folder)
+    metadata = json.loads((folder / "zoo.json").read_text(encoding="utf-8"))
+    (folder / "zoo.json").write_text(json.dumps(metadata | damage), encoding="utf-8")
+    stand_in.add_version("4", folder)
+    with pytest.raises(RegistryError, match=re.escape(f"models:/zoo-classifier/4: {message}")):
+        fetch(parse_ref("models:/zoo-classifier/4"), stand_in.uri, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "zoo-classifier" / "versions" / "4").exists()
+
+
+@pytest.mark.parametrize(
+    ("download_uri", "message"),
+    [
+        ("s3://bucket/onnx", "are not served by the tracking server"),
+        ("file:///nonexistent/onnx", "cannot read /nonexistent/onnx/zoo.json"),
+    ],
+)
+def test_artifacts_the_client_cannot_reach_are_named(
+    stand_in: StandIn, tmp_path: Path, download_uri: str, message: str
+) -> None:
+    stand_in.download_uris["1"] = download_uri
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        fetch(parse_ref("models:/zoo-classifier/1"), stand_in.uri, tmp_path)
+
+
+def test_an_unknown_alias_is_the_registry_s_message(stand_in: StandIn, tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as raised:
+        fetch(parse_ref("models:/zoo-classifier@staging"), stand_in.uri, tmp_path)
+    assert str(raised.value) == (
+        "models:/zoo-classifier@staging: MLflow registry: "
+        "Model Version (name=zoo-classifier, version=None) not found"
+    )
+
+
+def test_a_server_that_is_not_mlflow_is_named(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotMlflowHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(RegistryError, match="with no JSON object: is it MLflow"):
+            fetch(parse_ref("models:/zoo-classifier@champion"), uri, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _NotMlflowHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # pylint: disable=invalid-name
+        """A web page, whatever is asked (a proxy's login page, say)."""
+        body = b"<html>a login page</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:  # quiet
+        pass
+
+
+@pytest.mark.parametrize(
+    ("env", "header"),
+    [
+        ({"MLFLOW_TRACKING_TOKEN": "t0ken"}, "Bearer t0ken"),
+        (
+            {"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"},
+            "Basic " + base64.b64encode(b"ann:pw").decode(),
+        ),
+    ],
+)
+def test_the_client_authenticates_as_mlflow_s_own_variables_say(
+    stand_in: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    header: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, tmp_path)
+    assert {seen.get("Authorization") for seen in stand_in.seen_headers} == {header}

@@ -63,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     with one_line_errors(uri):
         client = registry_client(uri)
-        version = args.version or promotion.latest_version(client)
-        decision = promotion.promote(client, version, config, dataset, args.reason)
-    print(f"{CHAMPION} is now version {version}: {decision.summary()}")
+        decision = promotion.promote(
+            client, args.version or promotion.latest_version(client), config, dataset, args.reason
+        )
+    print(f"{CHAMPION} is now version {decision.candidate}: {decision.summary()}")
     return 0
 
 

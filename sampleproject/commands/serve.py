@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from sampleproject.errors import SampleProjectError, UsageError
+
+if TYPE_CHECKING:
+    from sampleproject.serving.settings import ServeSettings
 
 DESCRIPTION = """\
 Serve predictions over HTTP: POST /predict, GET /health, /ready, /metrics,
@@ -57,35 +61,12 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import tempfile
     from contextlib import ExitStack
-    from pathlib import Path
 
-    from sampleproject.inference import registry
-    from sampleproject.inference.model import (
-        MODEL_DIR_ENV,
-        load_metadata,
-        read_verified_model,
-        resolve_model_dir,
-    )
+    from sampleproject.inference.model import MODEL_DIR_ENV
     from sampleproject.serving import server
     from sampleproject.serving.metrics import MULTIPROC_ENV
-    from sampleproject.serving.settings import ServeSettings, load_settings
 
-    settings = load_settings(**{name: getattr(args, name) for name in ServeSettings.model_fields})
-    if settings.model:
-        if settings.model_dir:
-            raise UsageError("give --model (a registry reference) or --model-dir, not both")
-        # A malformed reference is a usage error now; the registry's answer (an unknown
-        # alias, a server that is down...) is the running server's /ready, since it can change.
-        registry.parse_ref(settings.model)
-    else:
-        if settings.model_dir and not Path(settings.model_dir).is_dir():
-            raise UsageError(f"--model-dir {settings.model_dir}: no such folder")
-        # Refuse a missing, tampered or truncated model now, with one clear line, rather than
-        # start a server that can never become ready.
-        model_dir = resolve_model_dir(settings.model_dir).resolve()
-        read_verified_model(model_dir, load_metadata(model_dir))
-        settings = settings.model_copy(update={"model_dir": model_dir})
-
+    settings = _checked_settings(args)
     # uvicorn imports the application in each worker process: settings travel by environment.
     os.environ.update(settings.to_env())
     if settings.model:
@@ -104,3 +85,30 @@ def run(args: argparse.Namespace) -> int:
         if not server.run(settings):
             raise SampleProjectError("the server did not start (see the log above)")
     return 0
+
+
+def _checked_settings(args: argparse.Namespace) -> ServeSettings:
+    """The settings, with the model checked as far as it can be before the server starts."""
+    from pathlib import Path
+
+    from sampleproject.inference import registry
+    from sampleproject.inference.model import load_metadata, read_verified_model, resolve_model_dir
+    from sampleproject.serving.settings import ServeSettings, load_settings
+
+    settings = load_settings(
+        **{name: getattr(args, name) for name, _ in ServeSettings.model_fields.items()}
+    )
+    if settings.model:
+        if settings.model_dir:
+            raise UsageError("give --model (a registry reference) or --model-dir, not both")
+        # A malformed reference is a usage error now; the registry's answer (an unknown
+        # alias, a server that is down...) is the running server's /ready, since it can change.
+        registry.parse_ref(settings.model)
+        return settings
+    if settings.model_dir and not Path(settings.model_dir).is_dir():
+        raise UsageError(f"--model-dir {settings.model_dir}: no such folder")
+    # Refuse a missing, tampered or truncated model now, with one clear line, rather than
+    # start a server that can never become ready.
+    model_dir = resolve_model_dir(settings.model_dir).resolve()
+    read_verified_model(model_dir, load_metadata(model_dir))
+    return settings.model_copy(update={"model_dir": model_dir})

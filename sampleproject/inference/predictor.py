@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -155,9 +155,8 @@ class ModelSource:
         Raises :class:`SampleProjectError` (a :class:`~sampleproject.errors.UsageError` for a
         registry reference) with one line saying why the model cannot be used.
         """
-        loaded = self.reload(None)
-        assert loaded is not None  # noqa: S101 (reload returns None only for a current model)
-        return loaded
+        # reload returns None only when it is given a current model to compare with.
+        return cast(LoadedModel, self.reload(None))
 
     def reload(self, current: LoadedModel | None) -> LoadedModel | None:
         """Like :meth:`load`, but None when the model is ``current`` still (same version, bytes)."""

@@ -38,7 +38,8 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 CACHE_DIR_ENV = "SAMPLEPROJECT_CACHE_DIR"
 # The registry tag with the SHA-256 of the version's model file (written by `train`).
 SHA256_TAG = "model_sha256"
-TIMEOUT_SECONDS = 10.0
+# Generous: a busy server answers late, and a late answer beats the cache's older one.
+TIMEOUT_SECONDS = 30.0
 
 _REF = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[0-9]+))$")
 
@@ -175,17 +176,20 @@ class _RestClient:
         self.headers = _auth_headers()
 
     def model_version(self, ref: ModelRef) -> dict[str, Any]:
+        """The registry's record of the version ``ref`` names."""
         if ref.alias is not None:
             answer = self._get_json("registered-models/alias", name=ref.name, alias=ref.alias)
         else:
             answer = self._get_json("model-versions/get", name=ref.name, version=ref.version)
-        record: dict[str, Any] = answer["model_version"]
+        record = answer.get("model_version")
+        if not isinstance(record, dict) or "version" not in record:
+            raise RegistryError(f"{self.uri} answered with no model version: is it MLflow?")
         return record
 
     def download(self, name: str, version: str, folder: Path) -> None:
         """Write the version's ``zoo.json`` and model file into ``folder``."""
         location = self._get_json("model-versions/get-download-uri", name=name, version=version)
-        artifact_uri = str(location["artifact_uri"])
+        artifact_uri = str(location.get("artifact_uri", ""))
         # The metadata first: it names the model file and holds its checksum.
         (folder / METADATA_FILE).write_bytes(self._artifact(artifact_uri, METADATA_FILE))
         model_file = _json_field(folder / METADATA_FILE, "model_file")
@@ -211,13 +215,21 @@ class _RestClient:
 
     def _get_json(self, endpoint: str, **query: str | None) -> dict[str, Any]:
         url = f"{self.uri}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
-        answer: dict[str, Any] = json.loads(self._get(url))
+        try:
+            answer = json.loads(self._get(url))
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise RegistryError(
+                f"{self.uri} answered {endpoint} with no JSON object: is it MLflow?"
+            )
         return answer
 
     def _get(self, url: str) -> bytes:
         request = urllib.request.Request(url, headers=self.headers)  # noqa: S310 (http(s) only)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            # The URL's scheme is http(s): _check_server_uri refused any other.
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
                 body: bytes = response.read()
                 return body
         except urllib.error.HTTPError as error:
@@ -258,12 +270,15 @@ class _Cache:
         self.root = root
 
     def folder(self, version: str) -> Path:
+        """Where version ``version``'s files are."""
         return self.root / "versions" / version
 
     def has(self, version: str) -> bool:
+        """Whether version ``version`` is cached."""
         return (self.folder(version) / METADATA_FILE).is_file()
 
     def alias(self, alias: str) -> str | None:
+        """The version ``alias`` pointed at when last resolved, or None."""
         try:
             return (self.root / "aliases" / alias).read_text(encoding="utf-8").strip() or None
         except OSError:
@@ -293,6 +308,7 @@ class _Cache:
             shutil.rmtree(staging, ignore_errors=True)
 
     def remember_alias(self, alias: str, version: str) -> None:
+        """Record that ``alias`` points at ``version`` (for a restart without the server)."""
         from sampleproject.atomic import atomic_write
 
         (self.root / "aliases").mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ logger = logging.getLogger("sampleproject.serving")
 Loader = Callable[[LoadedModel | None], LoadedModel | None]
 
 
-class ServedModel:
+class ServedModel:  # pylint: disable=too-few-public-methods
     """The model that answers requests, and why there is none or why a reload failed."""
 
     def __init__(self, loader: Loader, metrics: Metrics) -> None:
