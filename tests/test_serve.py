@@ -364,9 +364,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SAMPLEPROJECT_MAX_BODY_BYTES", "1234")
     monkeypatch.setenv("SAMPLEPROJECT_MAX_ANIMALS", "7")
     monkeypatch.setenv(MODEL_DIR_ENV, str(shipped()))
-    assert ServeSettings() == ServeSettings(
-        max_body_bytes=1234, max_animals=7, model_dir=shipped()
-    )
+    assert ServeSettings() == ServeSettings(max_body_bytes=1234, max_animals=7, model_dir=shipped())
     spec = TestClient(app_module.app_from_env()).get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["oneOf"][1]["maxItems"] == 7
@@ -378,15 +376,31 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("args", "env", "status", "message"),
     [
-        (["--port", "70000"], {}, 2,
-         "--port: Input should be less than or equal to 65535 (got '70000')"),
+        (
+            ["--port", "70000"],
+            {},
+            2,
+            "--port: Input should be less than or equal to 65535 (got '70000')",
+        ),
         (["--workers", "0"], {}, 2, "--workers: Input should be greater than or equal to 1"),
-        (["--max-body-bytes", "0"], {}, 2,
-         "--max-body-bytes: Input should be greater than or equal to 1"),
-        ([], {"SAMPLEPROJECT_PORT": "http"}, 2,
-         "$SAMPLEPROJECT_PORT: Input should be a valid integer"),
-        ([], {"SAMPLEPROJECT_RELOAD_INTERVAL": "-1"}, 2,
-         "$SAMPLEPROJECT_RELOAD_INTERVAL: Input should be greater than or equal to 0"),
+        (
+            ["--max-body-bytes", "0"],
+            {},
+            2,
+            "--max-body-bytes: Input should be greater than or equal to 1",
+        ),
+        (
+            [],
+            {"SAMPLEPROJECT_PORT": "http"},
+            2,
+            "$SAMPLEPROJECT_PORT: Input should be a valid integer",
+        ),
+        (
+            [],
+            {"SAMPLEPROJECT_RELOAD_INTERVAL": "-1"},
+            2,
+            "$SAMPLEPROJECT_RELOAD_INTERVAL: Input should be greater than or equal to 0",
+        ),
         (["--model-dir", "/nonexistent"], {}, 2, "no such folder"),
         (["--model", "zoo-classifier@champion"], {}, 2, "invalid model reference"),
         (["--model", "models:/zoo-classifier@champion", "--model-dir", "."], {}, 2, "not both"),
@@ -463,3 +477,52 @@ def test_serve_hands_its_settings_to_the_workers(monkeypatch: pytest.MonkeyPatch
     assert environ["SAMPLEPROJECT_MAX_ANIMALS"] == "9"
     assert seen["metrics_dir_existed"] is True
     assert not Path(environ[metrics.MULTIPROC_ENV]).exists()  # removed when serve returns
+
+
+def test_the_supervisor_passes_sighup_on_to_its_workers() -> None:
+    """uvicorn's supervisor would replace the workers; ours signals them (a real process)."""
+    import signal  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
+
+    from sampleproject.serving import server  # pylint: disable=import-outside-toplevel
+
+    # Built without __init__, which would install signal handlers in this test process.
+    supervisor = server._ReloadingSupervisor.__new__(server._ReloadingSupervisor)  # pylint: disable=protected-access
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as worker:
+        not_started = SimpleNamespace(pid=None)
+        supervisor.processes = [not_started, SimpleNamespace(pid=worker.pid)]  # type: ignore[list-item]
+        supervisor.handle_hup()
+        assert worker.wait(timeout=30) == -signal.SIGHUP
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_serve_by_reference_hands_no_model_folder_to_the_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], started: bool
+) -> None:
+    import signal  # pylint: disable=import-outside-toplevel
+
+    from sampleproject.serving import server  # pylint: disable=import-outside-toplevel
+
+    seen: dict[str, str | None] = {}
+
+    def fake_run(_settings: ServeSettings) -> bool:
+        seen["model"] = os.environ.get("SAMPLEPROJECT_MODEL")
+        seen["model_dir"] = os.environ.get(MODEL_DIR_ENV)
+        return started
+
+    monkeypatch.setenv(MODEL_DIR_ENV, "")  # restored afterwards, like every variable below
+    monkeypatch.setenv("SAMPLEPROJECT_MODEL", "")
+    monkeypatch.setattr(server, "run", fake_run)
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        status = cli.main(["serve", "--model", "models:/zoo-classifier@champion"])
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    assert seen == {"model": "models:/zoo-classifier@champion", "model_dir": None}
+    if started:
+        assert status == 0
+    else:  # the port was taken, say: uvicorn logged why
+        assert status == 1
+        assert "the server did not start (see the log above)" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from sampleproject.cli import main
 from sampleproject.commands import train as train_command
-from sampleproject.errors import UsageError
+from sampleproject.errors import SampleProjectError, UsageError
 from sampleproject.schema import CLASS_NAMES, FEATURES
 from sampleproject.training import export, gate, metadata, tracking
 from sampleproject.training.config import TrainConfig, load_config
@@ -358,3 +358,40 @@ def test_train_without_the_training_stack_says_what_to_install(
 
 def test_the_default_output_is_the_package_model_folder() -> None:
     assert train_command.default_output_dir() == PACKAGE / "model"
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_a_tracking_server_that_answers_is_left_to_mlflow(status: int) -> None:
+    import http.server  # pylint: disable=import-outside-toplevel
+    import threading  # pylint: disable=import-outside-toplevel
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        """Answers /health with ``status``."""
+
+        # http.server calls do_<METHOD>: the name is not ours to choose.
+        def do_GET(self) -> None:  # pylint: disable=invalid-name
+            """200 for an MLflow server, 404 for one without /health."""
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        tracking.check_server(f"http://127.0.0.1:{server.server_address[1]}")  # no error
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_mlflow_errors_become_their_first_line() -> None:
+    from mlflow.exceptions import MlflowException  # pylint: disable=import-outside-toplevel
+
+    with (
+        pytest.raises(SampleProjectError, match=r"^MLflow \(sqlite:///x\): first line$"),
+        tracking.one_line_errors("sqlite:///x"),
+    ):
+        raise MlflowException("first line\nand a long explanation")
