@@ -26,6 +26,7 @@ def make_wheel(project: Path) -> Path:
 
 
 def names(wheel: Path) -> set[str]:
+    """The files in ``wheel``."""
     with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
 
