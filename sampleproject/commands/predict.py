@@ -38,7 +38,9 @@ prints the class name and its probability. Flags not given are 0 (false).
 
 Many animals: give a CSV or JSON Lines FILE ('-' reads stdin). A CSV file has a
 header row with the 16 feature columns and optionally animal_name; a JSON Lines
-file has one object per line with the same keys (flags left out are 0). The
+file has one object per line with the same keys (flags left out are 0). Other
+columns (an id, the training data's type) are refused unless --ignore-columns
+names them. UTF-8 with or without a byte-order mark, LF or CRLF line ends. The
 predictions are written as CSV or JSON Lines, in input order."""
 
 FORMATS: tuple[Format, ...] = ("csv", "jsonl")
@@ -73,6 +75,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     many.add_argument(
         "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
     )
+    many.add_argument(
+        "--ignore-columns",
+        metavar="NAMES",
+        type=_column_names,
+        default=frozenset(),
+        help="comma-separated columns to ignore, e.g. id,type (default: refuse unknown columns)",
+    )
     model = parser.add_mutually_exclusive_group()
     model.add_argument(
         "--model-dir",
@@ -94,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
     if args.file is None:
         if args.legs is None:
             raise UsageError("give --legs N for one animal, or a FILE of animals")
-        if args.input_format or args.output_format or args.output:
-            raise UsageError("--input-format, --output-format and --output need a FILE")
+        if args.input_format or args.output_format or args.output or args.ignore_columns:
+            raise UsageError(
+                "--input-format, --output-format, --output and --ignore-columns need a FILE"
+            )
         return _predict_one(args, flags)
     if flags or args.legs is not None or args.json:
         raise UsageError("give either a FILE or one animal's flags, not both")
@@ -140,7 +151,9 @@ def _predict_file(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
         out_format = args.output_format or _format_of(args.output) or in_format
         writer = batch.make_writer(out_format, out, predictor)
-        count = batch.predict_stream(lines, source, in_format, writer, predictor)
+        count = batch.predict_stream(
+            lines, source, in_format, writer, predictor, ignore=args.ignore_columns
+        )
     if args.verbose:
         import logging
 
@@ -150,12 +163,13 @@ def _predict_file(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _open_input(file: str) -> Iterator[TextIO]:
+    # newline="" lets the csv module see the line endings, as its documentation asks;
+    # utf-8-sig drops the byte-order mark that spreadsheets and Windows editors write.
     try:
         if file == "-":
-            # newline="" lets the csv module see the line endings, as its documentation asks.
-            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         else:
-            stream = Path(file).open(encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+            stream = Path(file).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as error:
         raise UsageError(f"cannot read {file}: {error.strerror}") from None
     try:
@@ -165,6 +179,10 @@ def _open_input(file: str) -> Iterator[TextIO]:
     finally:
         if file != "-":
             stream.close()
+
+
+def _column_names(text: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def _format_of(path: str | None) -> Format | None:
