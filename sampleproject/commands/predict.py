@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
 from sampleproject import schema
-from sampleproject.errors import UsageError
+from sampleproject.errors import SampleProjectError, UsageError
 
 if TYPE_CHECKING:
     from sampleproject.inference.predictor import Predictor
@@ -134,11 +135,27 @@ def _predict_one(args: argparse.Namespace, flags: list[str]) -> int:
 
 
 def _predict_file(args: argparse.Namespace) -> int:
+    predictor = _load(args)  # first: a broken model is reported before any input is read
+    source = "<stdin>" if args.file == "-" else args.file
+    try:
+        with _sigterm_as_exit():
+            count = _predict_file_to(args, predictor, source)
+    except BrokenPipeError:
+        raise  # stdout closed by its reader: the CLI ends quietly
+    except OSError as error:  # a full disk or a failing device, while writing
+        target = args.output or "<stdout>"
+        raise SampleProjectError(f"cannot write {target}: {error.strerror}") from None
+    if args.verbose:
+        import logging
+
+        logging.getLogger(__name__).info("predicted %d animals from %s", count, source)
+    return 0
+
+
+def _predict_file_to(args: argparse.Namespace, predictor: Predictor, source: str) -> int:
     from sampleproject.atomic import atomic_write
     from sampleproject.inference import batch
 
-    predictor = _load(args)  # first: a broken model is reported before any input is read
-    source = "<stdin>" if args.file == "-" else args.file
     with ExitStack() as stack:
         stream = stack.enter_context(_open_input(args.file))
         in_format, lines = _detect_format(args.file, args.input_format, stream)
@@ -151,14 +168,27 @@ def _predict_file(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
         out_format = args.output_format or _format_of(args.output) or in_format
         writer = batch.make_writer(out_format, out, predictor)
-        count = batch.predict_stream(
+        return batch.predict_stream(
             lines, source, in_format, writer, predictor, ignore=args.ignore_columns
         )
-    if args.verbose:
-        import logging
 
-        logging.getLogger(__name__).info("predicted %d animals from %s", count, source)
-    return 0
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the run as Ctrl-C does: the ``with`` blocks remove what is half-written.
+
+    Its default action kills the process at once, which would leave the temporary output
+    file behind; exiting with 128 + 15 keeps the shell's convention for "terminated".
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
