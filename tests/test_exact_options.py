@@ -11,7 +11,7 @@ from tests.test_cli import run
     ("argv", "unknown"),
     [
         (["predict", "--input", "x.csv"], "--input"),  # not --input-format
-        (["predict", "x.csv", "--model", "X"], "--model"),  # not --model-dir
+        (["predict", "x.csv", "--model-d", "X"], "--model-d"),  # not --model-dir
         (["predict", "--leg", "4"], "--leg"),  # not --legs
         (["predict", "x.csv", "--out", "y.csv"], "--out"),  # not --output(-format)
         (["serve", "--max-body", "10"], "--max-body"),  # not --max-body-bytes
