@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -93,15 +95,35 @@ def test_model_files_changed_or_removed_under_serve_do_not_change_its_answers(
 
         (model_dir / "zoo.onnx").write_bytes(b"not a model")  # changed
         assert predict(server) == answer
+        metadata = json.loads((model_dir / "zoo.json").read_text(encoding="utf-8"))
+        metadata["model_sha256"] = "0" * 64  # now the metadata names another model
+        (model_dir / "zoo.json").write_text(json.dumps(metadata), encoding="utf-8")
+        assert "does not match the SHA-256" in reload_refused(server)  # a reload: refused
+        assert predict(server) == answer
         (model_dir / "zoo.json").unlink()  # removed
         (model_dir / "zoo.onnx").unlink()
         assert predict(server) == answer
         model_dir.rmdir()
+        assert reload_refused(server)
         for _ in range(20):
             assert predict(server) == answer
-        assert json.loads(server.get("/ready")[1]) == ready  # the same verified model
+        now = json.loads(server.get("/ready")[1])
+        assert now["model_sha256"] == ready["model_sha256"]  # the same verified model
     finally:
         assert stop(server) == 0
+
+
+def reload_refused(server: Server) -> str:
+    """SIGHUP (reload the model); the reason /ready gives for refusing it."""
+    before = server.log.read_text(encoding="utf-8").count("reload refused")
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while server.log.read_text(encoding="utf-8").count("reload refused") == before:
+        assert time.monotonic() < deadline, "no reload was refused"
+        time.sleep(0.1)
+    status, body = server.get("/ready")
+    assert status == 200
+    return str(json.loads(body)["reload_error"])
 
 
 def test_whatever_reads_a_tampered_model_again_refuses_it(tmp_path: Path) -> None:
@@ -120,4 +142,4 @@ def test_whatever_reads_a_tampered_model_again_refuses_it(tmp_path: Path) -> Non
         assert result.returncode != 0
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
-        assert "sha256" in result.stderr.lower() or "does not match" in result.stderr, result.stderr
+        assert "does not match the SHA-256" in result.stderr, result.stderr
