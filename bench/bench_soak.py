@@ -3,13 +3,14 @@
 One uvicorn worker on a loopback port is loaded by wrk (same one-animal POST throughout)
 for a warm-up, then window after window (a minute each by default) until the time is up.
 After every window it prints requests/s, p99 latency against the first window's, non-2xx
-answers, socket errors and the server's resident memory (RSS); at the end the RSS growth
-since the warm-up, the server's own count of 5xx answers (from /metrics) and the worst p99
-ratio. Expected: RSS growth < 5 %, no 5xx, no socket errors, p99 within 2x of the first.
+answers, socket errors, the server's resident memory (RSS) and the machine's load (other
+processes on the same cores move the p99); at the end the RSS growth since the warm-up, the
+server's own count of 5xx answers (from /metrics) and the worst p99 ratio. Expected: RSS
+growth < 5 %, no 5xx, no socket errors, p99 within 2x of the first.
 
-    python bench/bench_soak.py                          # 3 minutes, one-minute windows
-    python bench/bench_soak.py --minutes 10 --connections 64
-    python bench/bench_soak.py --minutes 0.25 --window 5 --warmup 3    # a smoke run
+    .venv/bin/python bench/bench_soak.py              # 3 minutes, one-minute windows
+    .venv/bin/python bench/bench_soak.py --minutes 10 --connections 64
+    .venv/bin/python bench/bench_soak.py --minutes 0.25 --window 5 --warmup 3   # a smoke run
 
 Needs wrk (Debian: apt-get install wrk; tools/install-system-deps.sh installs it) and Linux
 (/proc for the RSS). Prints figures; asserts nothing.
@@ -144,7 +145,7 @@ def soak(port: int, pid: int, args: argparse.Namespace, workdir: Path) -> list[W
     baseline = rss_kib(pid)
     print(f"after {args.warmup:g} s of warm-up: RSS {baseline / 1024:.1f} MiB")
     print(f"{'window':>6}{'requests/s':>12}{'p99 ms':>9}{'p99/first':>10}{'non-2xx':>9}"
-          f"{'socket err':>11}{'RSS MiB':>9}")  # fmt: skip
+          f"{'socket err':>11}{'RSS MiB':>9}{'load 1 min':>11}")  # fmt: skip
     windows: list[Window] = []
     deadline = time.monotonic() + args.minutes * 60
     while (left := deadline - time.monotonic()) >= 1:
@@ -152,7 +153,8 @@ def soak(port: int, pid: int, args: argparse.Namespace, workdir: Path) -> list[W
         windows.append(window)
         print(f"{len(windows):>6}{window.rps:>12.0f}{window.p99_ms:>9.2f}"
               f"{window.p99_ms / windows[0].p99_ms:>10.2f}{window.non_2xx:>9}"
-              f"{window.socket_errors:>11}{window.rss_kib / 1024:>9.1f}", flush=True)  # fmt: skip
+              f"{window.socket_errors:>11}{window.rss_kib / 1024:>9.1f}"
+              f"{os.getloadavg()[0]:>11.1f}", flush=True)  # fmt: skip
     windows.insert(0, Window(0, 0, 0, 0, 0, baseline))  # the baseline, for the summary
     return windows
 
