@@ -109,7 +109,8 @@ def parse(output: str, pid: int) -> Window:
     """A :class:`Window` from wrk's summary."""
 
     def number(pattern: str) -> str:
-        found = re.search(pattern, output)
+        # Anchored at a line's start: "99%" also ends a "+/- Stdev" figure such as "68.99%".
+        found = re.search(pattern, output, re.MULTILINE)
         if found is None:
             raise SystemExit(f"unexpected wrk output:\n{output}")
         return found.group(1)
@@ -119,7 +120,7 @@ def parse(output: str, pid: int) -> Window:
     socket_errors = sum(map(int, re.findall(r"\d+", sockets.group(1)))) if sockets else 0
     return Window(
         rps=float(number(r"Requests/sec:\s+([\d.]+)")),
-        p99_ms=to_ms(number(r"99%\s+(\S+)")),
+        p99_ms=to_ms(number(r"^\s*99%\s+(\S+)")),
         requests=int(number(r"(\d+) requests in")),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=socket_errors,
