@@ -62,12 +62,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+def wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until the server's /ready answers 200."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited with status {process.returncode}")
+            last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+            raise SystemExit(f"the server exited with status {process.returncode}: {last}")
         try:
             url = f"http://127.0.0.1:{port}/ready"
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -201,7 +202,7 @@ def main() -> int:
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            wait_until_ready(port, process)
+            wait_until_ready(port, process, Path(temp) / "serve.log")
             windows = soak(port, process.pid, args, Path(temp))
             errors_5xx = server_5xx(port)
         finally:
