@@ -29,6 +29,7 @@ def spreadsheet_csv() -> str:
 def predict_file(
     capsys: pytest.CaptureFixture[str], path: Path, content: str, *args: str
 ) -> tuple[int, str, str]:
+    """Write ``content`` to ``path`` (UTF-8 bytes as given) and predict it in-process."""
     path.write_bytes(content.encode("utf-8"))
     return run([str(path), *args], capsys)
 
