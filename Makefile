@@ -183,10 +183,16 @@ publish: reports
 
 # The PEP 517 front end, without an isolated build environment: the build backend is the
 # pinned setuptools of our environment, which keeps builds reproducible and offline.
-$(WHEEL): $(SOURCES) $(SCRIPTS) $(MODEL) $(CONFIG) README.md LICENSE $(PACKAGE)/data/* | $(INSTALLED)
+# Each build starts from an empty build/ and egg-info: setuptools reuses them, so a deleted
+# module would stay in the next wheel. The package's folders are prerequisites because a
+# deleted file changes only its folder's date.
+PACKAGE_DIRS := $(shell find $(PACKAGE) -type d -not -name __pycache__)
+$(WHEEL): $(SOURCES) $(PACKAGE_DIRS) $(SCRIPTS) $(MODEL) $(CONFIG) README.md LICENSE $(PACKAGE)/data/* | $(INSTALLED)
+	rm -rf build $(PACKAGE).egg-info
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
-$(SDIST): $(SOURCES) $(SCRIPTS) $(MODEL) $(CONFIG) README.md LICENSE $(PACKAGE)/data/* $(TESTS) | $(INSTALLED)
+$(SDIST): $(SOURCES) $(PACKAGE_DIRS) $(SCRIPTS) $(MODEL) $(CONFIG) README.md LICENSE $(PACKAGE)/data/* $(TESTS) | $(INSTALLED)
+	rm -rf $(PACKAGE).egg-info
 	$(BIN)/python -m build --sdist --no-isolation --outdir dist .
 
 bdist_wheel: $(WHEEL) ## build the wheel (dist/*.whl), the model inside

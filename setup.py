@@ -70,6 +70,7 @@ DEV_REQUIRES = [
     "check-jsonschema>=0.29",  # ships the compose, GitHub and GitLab schemas: validates offline
     "zizmor>=1.0",  # static security analysis of the GitHub Actions workflow
     "pre-commit>=3.8",
+    "schemathesis>=4",  # the API contract test: fuzzes a real server from its OpenAPI schema
     "pyyaml>=6",  # the tests read the CI and compose files
     "types-PyYAML",  # its type information, for mypy
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 # The 16 model inputs, in the order the model expects them.
 BOOLEAN_FEATURES: tuple[str, ...] = (
@@ -48,9 +48,31 @@ def _check_class_code(value: int) -> int:
     return value
 
 
+def _refuse_text(value: object) -> object:
+    if isinstance(value, str | bytes):
+        raise ValueError("Input should be a valid integer, not text")
+    return value
+
+
+def _refuse_text_and_booleans(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return _refuse_text(value)
+
+
+# What the JSON schema (and so the API's OpenAPI document) states, exactly.
+_FLAG_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "enum": [0, 1]}, {"type": "boolean"}]})
+_LEGS_SCHEMA = WithJsonSchema({"type": "integer", "enum": list(LEG_COUNTS)})
+
 # Lax integers: "1" (CSV), 1 (JSON) and true (JSON) are all accepted; 2 or "yes" are not.
-Flag = Annotated[int, Field(ge=0, le=1)]
-Legs = Annotated[int, AfterValidator(_check_legs)]
+Flag = Annotated[int, Field(ge=0, le=1), _FLAG_SCHEMA]
+Legs = Annotated[int, AfterValidator(_check_legs), _LEGS_SCHEMA]
+# JSON values only, as the OpenAPI document states them: numbers (1 or 1.0) and, for flags,
+# booleans; not the text "1", which a CSV file holds and a JSON client has no reason to send.
+JsonFlag = Annotated[int, Field(ge=0, le=1), BeforeValidator(_refuse_text), _FLAG_SCHEMA]
+JsonLegs = Annotated[
+    int, AfterValidator(_check_legs), BeforeValidator(_refuse_text_and_booleans), _LEGS_SCHEMA
+]
 ClassCode = Annotated[int, AfterValidator(_check_class_code)]
 
 
@@ -90,5 +112,6 @@ class LabelledAnimal(Animal):
 
 __all__ = [
     "BOOLEAN_FEATURES", "CLASS_NAMES", "DATA_COLUMNS", "FEATURES", "LEG_COUNTS", "NAME_COLUMN",
-    "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal", "LabelledAnimal",
+    "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal", "JsonFlag", "JsonLegs",
+    "LabelledAnimal",
 ]  # fmt: skip

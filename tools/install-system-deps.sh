@@ -3,11 +3,12 @@
 #   podman and friends  build and run the container image without a Docker engine
 #                       (see README, "Containers without a Docker engine")
 #   postgresql          the backend store of the real MLflow tracking server test
+#   wrk                 the HTTP load of the soak benchmark (bench/bench_soak.py) and its smoke test
 # As root with apt-get (CI, a container, a fresh VM) they are installed in one go; otherwise the
 # missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
 set -euo pipefail
 
-packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql)
+packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql wrk)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null \

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
 from sampleproject import schema
-from sampleproject.errors import UsageError
+from sampleproject.errors import SampleProjectError, UsageError
 
 if TYPE_CHECKING:
     from sampleproject.inference.predictor import Predictor
@@ -38,7 +39,9 @@ prints the class name and its probability. Flags not given are 0 (false).
 
 Many animals: give a CSV or JSON Lines FILE ('-' reads stdin). A CSV file has a
 header row with the 16 feature columns and optionally animal_name; a JSON Lines
-file has one object per line with the same keys (flags left out are 0). The
+file has one object per line with the same keys (flags left out are 0). Other
+columns (an id, the training data's type) are refused unless --ignore-columns
+names them. UTF-8 with or without a byte-order mark, LF or CRLF line ends. The
 predictions are written as CSV or JSON Lines, in input order."""
 
 FORMATS: tuple[Format, ...] = ("csv", "jsonl")
@@ -73,6 +76,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     many.add_argument(
         "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
     )
+    many.add_argument(
+        "--ignore-columns",
+        metavar="NAMES",
+        type=_column_names,
+        default=frozenset(),
+        help="comma-separated columns to ignore, e.g. id,type (default: refuse unknown columns)",
+    )
     model = parser.add_mutually_exclusive_group()
     model.add_argument(
         "--model-dir",
@@ -94,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     if args.file is None:
         if args.legs is None:
             raise UsageError("give --legs N for one animal, or a FILE of animals")
-        if args.input_format or args.output_format or args.output:
-            raise UsageError("--input-format, --output-format and --output need a FILE")
+        if args.input_format or args.output_format or args.output or args.ignore_columns:
+            raise UsageError(
+                "--input-format, --output-format, --output and --ignore-columns need a FILE"
+            )
         return _predict_one(args, flags)
     if flags or args.legs is not None or args.json:
         raise UsageError("give either a FILE or one animal's flags, not both")
@@ -123,11 +135,27 @@ def _predict_one(args: argparse.Namespace, flags: list[str]) -> int:
 
 
 def _predict_file(args: argparse.Namespace) -> int:
+    predictor = _load(args)  # first: a broken model is reported before any input is read
+    source = "<stdin>" if args.file == "-" else args.file
+    try:
+        with _sigterm_as_exit():
+            count = _predict_file_to(args, predictor, source)
+    except BrokenPipeError:
+        raise  # stdout closed by its reader: the CLI ends quietly
+    except OSError as error:  # a full disk or a failing device, while writing
+        target = args.output or "<stdout>"
+        raise SampleProjectError(f"cannot write {target}: {error.strerror}") from None
+    if args.verbose:
+        import logging
+
+        logging.getLogger(__name__).info("predicted %d animals from %s", count, source)
+    return 0
+
+
+def _predict_file_to(args: argparse.Namespace, predictor: Predictor, source: str) -> int:
     from sampleproject.atomic import atomic_write
     from sampleproject.inference import batch
 
-    predictor = _load(args)  # first: a broken model is reported before any input is read
-    source = "<stdin>" if args.file == "-" else args.file
     with ExitStack() as stack:
         stream = stack.enter_context(_open_input(args.file))
         in_format, lines = _detect_format(args.file, args.input_format, stream)
@@ -140,22 +168,38 @@ def _predict_file(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
         out_format = args.output_format or _format_of(args.output) or in_format
         writer = batch.make_writer(out_format, out, predictor)
-        count = batch.predict_stream(lines, source, in_format, writer, predictor)
-    if args.verbose:
-        import logging
+        return batch.predict_stream(
+            lines, source, in_format, writer, predictor, ignore=args.ignore_columns
+        )
 
-        logging.getLogger(__name__).info("predicted %d animals from %s", count, source)
-    return 0
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the run as Ctrl-C does: the ``with`` blocks remove what is half-written.
+
+    Its default action kills the process at once, which would leave the temporary output
+    file behind; exiting with 128 + 15 keeps the shell's convention for "terminated".
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
 def _open_input(file: str) -> Iterator[TextIO]:
+    # newline="" lets the csv module see the line endings, as its documentation asks;
+    # utf-8-sig drops the byte-order mark that spreadsheets and Windows editors write.
     try:
         if file == "-":
-            # newline="" lets the csv module see the line endings, as its documentation asks.
-            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         else:
-            stream = Path(file).open(encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+            stream = Path(file).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as error:
         raise UsageError(f"cannot read {file}: {error.strerror}") from None
     try:
@@ -165,6 +209,10 @@ def _open_input(file: str) -> Iterator[TextIO]:
     finally:
         if file != "-":
             stream.close()
+
+
+def _column_names(text: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def _format_of(path: str | None) -> Format | None:

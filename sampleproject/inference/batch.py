@@ -55,47 +55,58 @@ class Chunk:
 Rows = Iterator[tuple[int, dict[str, Any]]]  # (line number, {column: raw value})
 
 
-def read_rows(lines: Iterable[str], fmt: Format, source: str) -> Rows:
-    """The rows of ``lines`` as ``(line number, {column: value})``, raw (not validated yet)."""
-    return _read_csv(lines, source) if fmt == "csv" else _read_jsonl(lines, source)
+def read_rows(
+    lines: Iterable[str], fmt: Format, source: str, ignore: frozenset[str] = frozenset()
+) -> Rows:
+    """The rows of ``lines`` as ``(line number, {column: value})``, raw (not validated yet).
+
+    Columns named in ``ignore`` are left out; any other unknown column is an error.
+    """
+    return _read_csv(lines, source, ignore) if fmt == "csv" else _read_jsonl(lines, source, ignore)
 
 
-def _read_csv(lines: Iterable[str], source: str) -> Rows:
+def _ignore_hint(name: str) -> str:
+    return f"; --ignore-columns {name} ignores it"
+
+
+def _read_csv(lines: Iterable[str], source: str, ignore: frozenset[str]) -> Rows:
     reader = csv.reader(lines, strict=True)
     try:
         header = next(reader, None)
         if header is None:
             raise UsageError(f"{source}: empty input, expected a header row naming the columns")
-        _check_header([name.strip() for name in header], source)
         columns = [name.strip() for name in header]
+        _check_header(columns, source, ignore)
+        kept = [index for index, name in enumerate(columns) if name not in ignore]
         for row in reader:
-            if not row:
-                continue  # a blank line
+            if not any(field.strip() for field in row):
+                continue  # a blank line, or a spreadsheet's empty row of commas
             if len(row) != len(columns):
                 raise UsageError(
                     f"{source} line {reader.line_num}: expected {len(columns)} fields "
                     f"as in the header, found {len(row)}"
                 )
-            yield reader.line_num, dict(zip(columns, row, strict=True))
+            yield reader.line_num, {columns[index]: row[index] for index in kept}
     except csv.Error as error:
         raise UsageError(f"{source} line {reader.line_num}: malformed CSV: {error}") from None
 
 
-def _check_header(columns: list[str], source: str) -> None:
+def _check_header(columns: list[str], source: str, ignore: frozenset[str]) -> None:
     for name in columns:
-        if name not in INPUT_COLUMNS:
+        if name not in INPUT_COLUMNS and name not in ignore:
             raise UsageError(
                 f"{source} line 1: unknown column {name!r} "
                 f"(expected {', '.join(schema.FEATURES)} and optionally {schema.NAME_COLUMN})"
+                + _ignore_hint(name)
             )
         if columns.count(name) > 1:
             raise UsageError(f"{source} line 1: column {name!r} appears twice")
-    missing = [name for name in schema.FEATURES if name not in columns]
+    missing = [name for name in schema.FEATURES if name not in columns or name in ignore]
     if missing:
         raise UsageError(f"{source} line 1: missing column(s) {', '.join(missing)}")
 
 
-def _read_jsonl(lines: Iterable[str], source: str) -> Rows:
+def _read_jsonl(lines: Iterable[str], source: str, ignore: frozenset[str]) -> Rows:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue  # a blank line, e.g. at the end
@@ -109,7 +120,7 @@ def _read_jsonl(lines: Iterable[str], source: str) -> Rows:
             raise UsageError(
                 f"{source} line {number}: expected a JSON object, found {type(row).__name__}"
             )
-        yield number, row
+        yield number, {key: value for key, value in row.items() if key not in ignore}
 
 
 def validated_chunks(rows: Rows, source: str, size: int = CHUNK_ROWS) -> Iterator[Chunk]:
@@ -132,7 +143,7 @@ def _row_error(error: ValidationError, lines: list[int], source: str) -> UsageEr
     index, *where = first["loc"]
     column = ".".join(map(str, where))
     if first["type"] == "extra_forbidden":
-        message = f"unknown column (expected {', '.join(INPUT_COLUMNS)})"
+        message = f"unknown column (expected {', '.join(INPUT_COLUMNS)})" + _ignore_hint(column)
     elif first["type"] == "missing":
         message = "missing value"
     else:
@@ -195,12 +206,18 @@ def make_writer(fmt: Format, out: IO[str], predictor: Predictor) -> Writer:
     return CsvWriter(out, predictor) if fmt == "csv" else JsonlWriter(out, predictor)
 
 
-def predict_stream(
-    lines: Iterable[str], source: str, in_format: Format, writer: Writer, predictor: Predictor
+def predict_stream(  # pylint: disable=too-many-arguments
+    lines: Iterable[str],
+    source: str,
+    in_format: Format,
+    writer: Writer,
+    predictor: Predictor,
+    *,
+    ignore: frozenset[str] = frozenset(),
 ) -> int:
     """Read, validate, predict and write chunk by chunk; return the number of rows."""
     count = 0
-    for chunk in validated_chunks(read_rows(lines, in_format, source), source):
+    for chunk in validated_chunks(read_rows(lines, in_format, source, ignore), source):
         writer.write(chunk, predictor.predict(chunk.features))
         count += len(chunk.names)
     return count

@@ -46,12 +46,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
         lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
-        responses={
-            400: {"model": schemas.ErrorBody, "description": "Invalid JSON"},
-            413: {"model": schemas.ErrorBody, "description": "Request body too large"},
-            415: {"model": schemas.ErrorBody, "description": "Not application/json"},
-            422: {"model": schemas.ErrorBody, "description": "Invalid animal(s)"},
-        },
+        responses=schemas.error_responses(settings.max_body_bytes),
     )
     app.state.model = model
     app.state.metrics = metrics

@@ -2,7 +2,9 @@
 
 A pure ASGI middleware measures every request (cheaper than Starlette's BaseHTTPMiddleware,
 which runs each request in an extra task). The path label is the route's template, such as
-``/predict``, never the raw URL, so a scanner trying random URLs cannot create new series.
+``/predict``, never the raw URL, so a scanner trying random URLs cannot create new series;
+likewise a method outside HTTP's standard ones is counted as ``other``. Every label thus comes
+from a bounded set, and ``/metrics`` and the process stay the same size whatever clients send.
 
 With several uvicorn workers each process counts on its own; prometheus-client's multiprocess
 mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``) writes the values to files in a shared
@@ -29,6 +31,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The methods of RFC 9110 and PATCH (RFC 5789); any other is labelled OTHER_METHOD.
+STANDARD_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
+OTHER_METHOD = "other"
+UNMATCHED_PATH = "unmatched"
 
 
 class Metrics:
@@ -92,7 +100,8 @@ class Metrics:
         self.ready.set(1)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+        """Count one answered request (a non-standard ``method`` is counted as ``other``)."""
+        method = method if method in STANDARD_METHODS else OTHER_METHOD
         self.requests.labels(method, path, str(status)).inc()
         self.latency.labels(method, path).observe(seconds)
 
@@ -133,5 +142,5 @@ class MetricsMiddleware:  # pylint: disable=too-few-public-methods
             await self.app(scope, receive, send_and_record_status)
         finally:
             # The router stores the matched route in the scope; no route: a 404 or similar.
-            path = getattr(scope.get("route"), "path", "unmatched")
+            path = getattr(scope.get("route"), "path", UNMATCHED_PATH)
             self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)

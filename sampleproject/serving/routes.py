@@ -53,7 +53,7 @@ async def ready(model: Annotated[ServedModel, Depends(served_model)]) -> JSONRes
     return JSONResponse(body)
 
 
-@operations.get("/metrics", response_class=Response)
+@operations.get("/metrics", response_class=Response, responses=schemas.METRICS_RESPONSE)
 async def prometheus_metrics(found: Annotated[Metrics, Depends(metrics)]) -> Response:
     """Prometheus metrics (text format): requests, latencies, predictions, the model served."""
     return Response(found.exposition(), media_type=CONTENT_TYPE)

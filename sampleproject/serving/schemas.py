@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag
 
-from sampleproject.schema import Animal
+from sampleproject import schema
 
 # Examples for the interactive docs: a mammal and a bird.
 EXAMPLE_ANIMAL = {"hair": 1, "milk": 1, "legs": 4, "tail": 1, "predator": 1, "catsize": 1}
 EXAMPLE_BIRD = {
     "feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2, "tail": 1,
 }  # fmt: skip
+
+
+class Animal(schema.Animal):
+    """One animal in a request: as :class:`schema.Animal`, but JSON numbers and booleans only.
+
+    Named ``Animal`` too: that is its name in the OpenAPI document.
+    """
+
+    hair: schema.JsonFlag = 0
+    feathers: schema.JsonFlag = 0
+    eggs: schema.JsonFlag = 0
+    milk: schema.JsonFlag = 0
+    airborne: schema.JsonFlag = 0
+    aquatic: schema.JsonFlag = 0
+    predator: schema.JsonFlag = 0
+    toothed: schema.JsonFlag = 0
+    backbone: schema.JsonFlag = 0
+    breathes: schema.JsonFlag = 0
+    venomous: schema.JsonFlag = 0
+    fins: schema.JsonFlag = 0
+    legs: schema.JsonLegs
+    tail: schema.JsonFlag = 0
+    domestic: schema.JsonFlag = 0
+    catsize: schema.JsonFlag = 0
 
 
 def _one_or_many(body: Any) -> str | None:
@@ -24,7 +48,10 @@ def _one_or_many(body: Any) -> str | None:
 
 
 def predict_body(max_animals: int) -> Any:
-    """The body of ``POST /predict``: one animal (an object) or a list of them (an array)."""
+    """The body of ``POST /predict``: one animal (an object) or a list of them (an array).
+
+    JSON numbers and booleans only (:class:`Animal`), as the OpenAPI document states.
+    """
     return Annotated[
         Annotated[Animal, Tag("one")]
         | Annotated[list[Animal], Field(min_length=1, max_length=max_animals), Tag("many")],
@@ -59,16 +86,39 @@ class ErrorBody(BaseModel):
     details: list[ErrorDetail] = Field(default_factory=list)
 
 
+def error_responses(max_body_bytes: int) -> dict[int | str, dict[str, Any]]:
+    """Every error status the server can answer, on every path, each with :class:`ErrorBody`."""
+    described = {
+        400: "Invalid JSON",
+        404: "No such path",
+        405: "Method not allowed on this path (the Allow header lists the allowed ones)",
+        413: f"Request body larger than the limit ({max_body_bytes} bytes; --max-body-bytes)",
+        415: "Body not sent as application/json",
+        422: "Invalid animal(s): which field, and why",
+        500: "Internal error (the server's log has the details)",
+    }
+    return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}
+
+
+# /metrics answers Prometheus' text format, not JSON.
+METRICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus metrics, text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
 class Health(BaseModel):
     """Liveness: the process answers."""
 
-    status: str = Field(examples=["ok"])
+    status: Literal["ok"]
 
 
 class Readiness(BaseModel):
     """Readiness: whether a model serves, which one, and why a reload was refused."""
 
-    status: str = Field(description="'ready', 'loading' or 'failed'", examples=["ready"])
+    status: Literal["ready", "loading", "failed"] = Field(examples=["ready"])
     model_sha256: str | None = Field(None, description="SHA-256 of the model file serving")
     model_version: str | None = Field(None, description="its registry version (--model)")
     model_source: str | None = Field(None, description="the registry reference it came from")

@@ -1,0 +1,84 @@
+"""``predict -o`` when things go wrong for real: a full disk, SIGTERM and Ctrl-C mid-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, require, require_tool
+from tests.test_predict import animals_csv, data_rows
+
+pytestmark = pytest.mark.slow
+
+PREDICT = [str(BIN / "sampleproject"), "predict"]
+
+
+def many_animals(count: int) -> str:
+    """A CSV of ``count`` animals (the shipped ones, over and over)."""
+    rows = data_rows()
+    return animals_csv([rows[number % len(rows)] for number in range(count)])
+
+
+@pytest.fixture(name="tiny_disk")
+def tiny_disk_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs (needs root), unmounted after the test."""
+    require(os.geteuid() == 0, "mounting a tmpfs needs root")
+    mount, umount = require_tool("mount"), require_tool("umount")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    require(mounted.returncode == 0, f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([umount, str(folder)], check=True)
+
+
+def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk: Path) -> None:
+    source = tmp_path / "animals.csv"
+    source.write_text(many_animals(20_000), encoding="utf-8")  # about 600 KB of predictions
+    result = subprocess.run(
+        [*PREDICT, str(source), "-o", str(tiny_disk / "predictions.csv")],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"sampleproject: error: cannot write {tiny_disk / 'predictions.csv'}: "
+        "No space left on device\n"
+    )
+    assert not list(tiny_disk.iterdir())  # neither the file nor a temporary one
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    text = many_animals(50_000).encode()
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        [*PREDICT, "-", "-o", str(out / "predictions.csv")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None
+    # Half the input: the process has chunks predicted and written, and waits for more.
+    process.stdin.write(text[: len(text) // 2])
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not any(path.stat().st_size > 0 for path in out.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == status
+    assert "Traceback" not in stderr.decode() and stdout == b""
+    assert not list(out.iterdir())  # neither the file nor a temporary one
