@@ -129,8 +129,8 @@ def _predict_file(args: argparse.Namespace) -> int:
     predictor = _load(args)  # first: a broken model is reported before any input is read
     source = "<stdin>" if args.file == "-" else args.file
     with ExitStack() as stack:
-        stream = stack.enter_context(_open_input(args.file))
-        in_format, lines = _detect_format(args.file, args.input_format, stream)
+        stream = stack.enter_context(open_input(args.file))
+        in_format, lines = detect_format(args.file, args.input_format, stream)
         out: IO[str] = sys.stdout
         if args.output:
             # The file appears only if every row was predicted; on an error it is untouched.
@@ -149,7 +149,8 @@ def _predict_file(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _open_input(file: str) -> Iterator[TextIO]:
+def open_input(file: str) -> Iterator[TextIO]:
+    """``file`` as UTF-8 text ('-' = stdin); a decoding error becomes a one-line usage error."""
     try:
         if file == "-":
             # newline="" lets the csv module see the line endings, as its documentation asks.
@@ -171,7 +172,7 @@ def _format_of(path: str | None) -> Format | None:
     return EXTENSIONS.get(Path(path).suffix.lower()) if path else None
 
 
-def _detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
+def detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
     """The input's format (given, else from the extension, else sniffed) and its lines."""
     if given:
         return given, stream
