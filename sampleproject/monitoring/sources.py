@@ -26,7 +26,7 @@ from sampleproject.schema import FEATURE_VALUES
 # The counters that ``serve`` exposes (sample names, with the _total of a counter).
 INPUT_VALUES = "sampleproject_input_values_total"
 PREDICTIONS = "sampleproject_predictions_total"
-SCRAPE_TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10
 
 
 def observe_file(
@@ -50,7 +50,7 @@ def read_scrape(location: str) -> str:
     if location.startswith(("http://", "https://")):
         try:
             # The scheme is checked just above: no file:// or other handler is reachable.
-            with urllib.request.urlopen(location, timeout=SCRAPE_TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
+            with urllib.request.urlopen(location, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
                 data: bytes = response.read()
         except urllib.error.HTTPError as error:
             raise UsageError(f"cannot scrape {location}: HTTP {error.code}") from None
