@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: requests, latencies and predictions per class.
+"""Prometheus metrics of the API: requests, latencies, inputs and predictions per class.
 
 A pure ASGI middleware measures every request (cheaper than Starlette's BaseHTTPMiddleware,
 which runs each request in an extra task). The path label is the route's template, such as
@@ -7,6 +7,11 @@ which runs each request in an extra task). The path label is the route's templat
 With several uvicorn workers each process counts on its own; prometheus-client's multiprocess
 mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``) writes the values to files in a shared
 folder and ``/metrics`` adds them up, whichever worker answers the scrape.
+
+The inputs are counted per feature and value (``sampleproject_input_values_total``), the
+series that drift is measured from. Their labels come from the schema's domains only (36
+series), never from a request, and a request costs one vectorised count plus one increment
+per value it contains (see :mod:`sampleproject.monitoring.counting`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +32,8 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sampleproject.monitoring.counting import SLOTS, count_values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
@@ -60,6 +69,15 @@ class Metrics:
         )
         for name in class_names:  # every class is shown from the start, at 0
             self.predictions.labels(name)
+        self.inputs = Counter(
+            "sampleproject_input_values",
+            "Animals received for prediction, by feature and value",
+            ["feature", "value"],
+            registry=self.registry,
+        )
+        # Every series exists from the start, at 0 (Prometheus' rate() needs them), and each
+        # slot's child is looked up once here rather than by label on every request.
+        self._input_slots = [self.inputs.labels(name, str(value)) for name, value in SLOTS]
         # The served model. With several workers a gauge is combined over the live ones:
         # ready only if every worker is, and a model's info is 1 while any worker serves it.
         self.ready = Gauge(
@@ -90,6 +108,13 @@ class Metrics:
             self.model_info.labels(*old).set(0)  # 0 rather than gone: multiprocess files keep it
         self.model_info.labels(*new).set(1)
         self.ready.set(1)
+
+    def count_inputs(self, features: npt.NDArray[np.float32]) -> None:
+        """Count the feature values of a batch of animals (``[n, 16]``, validated)."""
+        counts = count_values(features)
+        hit = np.flatnonzero(counts)
+        for slot, count in zip(hit.tolist(), counts[hit].tolist(), strict=True):
+            self._input_slots[slot].inc(count)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one answered request."""
