@@ -40,7 +40,6 @@ TARGET_COLUMN = "type"
 DATA_COLUMNS: tuple[str, ...] = (NAME_COLUMN, *FEATURES, TARGET_COLUMN)
 
 
-
 def _check_legs(value: int) -> int:
     if value not in LEG_COUNTS:
         raise ValueError(f"legs must be one of {', '.join(map(str, LEG_COUNTS))}")

@@ -334,6 +334,7 @@ def test_a_broken_model_exits_2_not_1(tmp_path: Path, capsys: pytest.CaptureFixt
 # --- plot --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # two real drawings: seconds
 def test_the_plot_is_a_png_and_the_same_report_gives_the_same_bytes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -360,12 +361,24 @@ def test_the_plot_without_matplotlib_says_what_to_install_before_any_work(
     )
 
 
-def test_the_plot_into_a_missing_folder_is_a_usage_error(
+@pytest.mark.parametrize("option", ["--plot", "--write-rules"])
+def test_writing_into_a_missing_folder_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    target = tmp_path / "no" / "out"
+    args = [option, str(target)] if option == "--write-rules" else ["x.csv", option, str(target)]
+    status, out, err = run(args, capsys)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"sampleproject: error: {option} {target}: no such folder")
+
+
+@pytest.mark.slow  # draws the plot before the write fails
+def test_a_plot_that_cannot_be_written_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = run([str(DRIFTED), "--plot", str(tmp_path / "no" / "p.png")], capsys)
-    assert status == 2 and "cannot write" in err
-    assert out == ""
+    (tmp_path / "taken").mkdir()  # a folder where the file should go
+    status, _, err = run([str(DRIFTED), "--plot", str(tmp_path / "taken")], capsys)
+    assert status == 2 and err.startswith(f"sampleproject: error: cannot write {tmp_path}")
 
 
 # --- recording rules ---------------------------------------------------------------------

@@ -102,6 +102,9 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--write-rules writes rules only: no --plot or --json")
     if not args.threshold > 0:
         raise UsageError(f"--threshold must be above 0, not {args.threshold}")
+    for option, path in (("--plot", args.plot), ("--write-rules", args.write_rules)):
+        if path and not path.parent.is_dir():
+            raise UsageError(f"{option} {path}: no such folder {path.parent}")
     if args.plot:
         from sampleproject.monitoring.plot import check_available
 

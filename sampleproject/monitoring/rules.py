@@ -19,8 +19,6 @@ from sampleproject.schema import FEATURE_VALUES
 GROUP = "sampleproject-training-distribution"
 FEATURE_RECORD = "sampleproject:training_proportion"
 CLASS_RECORD = "sampleproject:training_class_proportion"
-# Constants do not change between evaluations: once a minute is plenty.
-INTERVAL = "1m"
 
 
 def recording_rules(reference: TrainingDistribution, class_names: tuple[str, ...]) -> str:
@@ -31,8 +29,8 @@ def recording_rules(reference: TrainingDistribution, class_names: tuple[str, ...
         "#   sampleproject drift --write-rules FILE",
         "# Do not edit: write it again after training a model on other data.",
         "groups:",
+        # Prometheus' evaluation interval: a longer one would only delay the first values.
         f"  - name: {GROUP}",
-        f"    interval: {INTERVAL}",
         "    rules:",
     ]
     for name, values in FEATURE_VALUES.items():

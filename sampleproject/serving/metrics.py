@@ -40,7 +40,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-class Metrics:
+class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
     """The API's metrics, in a registry of their own (one per application)."""
 
     def __init__(self, class_names: tuple[str, ...] = ()) -> None:
