@@ -326,6 +326,21 @@ def test_a_model_without_a_training_distribution_exits_2(
     assert status == 2 and "has no training distribution" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "zoo-classifier"], "models:/"),
+        (["--model", "models:/zoo@champion", "--model-dir", "m"], "not allowed with argument"),
+    ],
+)
+def test_a_bad_registry_reference_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    status, out, err = run([str(DRIFTED), *args], capsys)
+    assert (status, out) == (2, "")
+    assert message in err and len(err.splitlines()) == 1
+
+
 def test_a_broken_model_exits_2_not_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run([str(DRIFTED), "--model-dir", str(tmp_path)], capsys)
     assert status == 2 and "no model in" in err  # 1 would read as "drift"

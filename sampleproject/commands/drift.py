@@ -23,6 +23,7 @@ from sampleproject.errors import SampleProjectError, UsageError
 
 if TYPE_CHECKING:
     from sampleproject.inference.model import TrainingDistribution
+    from sampleproject.inference.predictor import Predictor
     from sampleproject.monitoring.drift import DriftReport, Observed
 
 DESCRIPTION = """\
@@ -72,11 +73,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="write Prometheus recording rules with the training proportions (for the drift "
         "alerts) and exit; no FILE or --metrics",
     )
-    parser.add_argument(
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
         "--model-dir",
         metavar="DIR",
         help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
         "else the model shipped in the package)",
+    )
+    model.add_argument(
+        "--model",
+        metavar="REF",
+        help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
+        "(the one serve serves, to compare with its training data)",
     )
 
 
@@ -112,21 +120,22 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sampleproject.inference.model import load_metadata, resolve_model_dir
+    from sampleproject.inference.predictor import ModelSource
     from sampleproject.monitoring import drift
 
-    model_dir = resolve_model_dir(args.model_dir)
-    metadata = load_metadata(model_dir)
-    reference = metadata.training_distribution
+    # The model verified and loaded, as predict and serve load it: the reference is the
+    # metadata of exactly the model that answers (and a FILE's animals are predicted by it).
+    model = ModelSource(args.model, args.model_dir).load()
+    reference = model.predictor.metadata.training_distribution
     if reference is None:
         raise UsageError(
-            f"the model in {model_dir} has no training distribution in its metadata: "
+            f"the model {model.source} has no training distribution in its metadata: "
             "train it with this version ('sampleproject train')"
         )
-    class_names = tuple(info.name for info in metadata.classes)
+    class_names = model.predictor.class_names
     if args.write_rules:
         return _write_rules(args.write_rules, reference, class_names)
-    observed = _observe(args, model_dir) if args.file else _scrape(args.metrics)
+    observed = _observe(args, model.predictor) if args.file else _scrape(args.metrics)
     report = drift.compare(reference, class_names, observed)
     if args.plot:
         from sampleproject.monitoring.plot import write_plot
@@ -148,12 +157,10 @@ def _write_rules(path: Path, reference: TrainingDistribution, class_names: tuple
     return 0
 
 
-def _observe(args: argparse.Namespace, model_dir: Path) -> Observed:
+def _observe(args: argparse.Namespace, predictor: Predictor) -> Observed:
     from sampleproject.commands.predict import detect_format, open_input
-    from sampleproject.inference.predictor import load_predictor
     from sampleproject.monitoring.sources import observe_file
 
-    predictor = load_predictor(model_dir)
     source = "<stdin>" if args.file == "-" else args.file
     with open_input(args.file) as stream:
         fmt, lines = detect_format(args.file, args.input_format, stream)
