@@ -182,6 +182,9 @@ def test_a_real_prometheus_scrapes_serve_and_evaluates_the_rules(
             return wait_for(port, expression, process, log)
 
         assert value('up{job="sampleproject"}') == 1
+        assert value("sampleproject_model_ready") == 1  # what the not-ready alert reads
+        assert value('sampleproject_model_reloads_total{result="failure"}') == 0
+        assert value("sampleproject_model_info") == 1
         assert value('sampleproject_input_values_total{feature="legs",value="4"}') == 5
         assert value('sampleproject_input_values_total{feature="legs",value="2"}') == 0
         assert value('sampleproject_predictions_total{class_name="mammal"}') == 5
