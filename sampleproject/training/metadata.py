@@ -63,7 +63,8 @@ def training_distribution(
     }
 
 
-def build_metadata(
+# Every part of the metadata by keyword, as the project allows for such functions (ruff PLR0913).
+def build_metadata(  # pylint: disable=too-many-arguments
     onnx_bytes: bytes,
     *,
     metrics: Mapping[str, float],
