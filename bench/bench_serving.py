@@ -8,6 +8,14 @@ connections and duration) with the same one-animal request in each server's own 
     python bench/bench_serving.py                 # the latest registered zoo-classifier
     python bench/bench_serving.py --model-uri runs:/<run id>/model --duration 10
 
+The cost of a change to the serving code: ``--baseline DIR`` serves the same model with the
+code of another checkout (e.g. ``git worktree add /tmp/before main``) beside this one's, in
+alternating rounds (machine load changes over time, and alternation spreads it over both),
+and prints the median throughput of each and their difference::
+
+    python bench/bench_serving.py --baseline /tmp/before --no-mlflow --rounds 5
+    python bench/bench_serving.py --baseline /tmp/before --no-mlflow --batch 100
+
 Needs wrk (Debian: apt-get install wrk) and the training extra (MLflow). Prints figures;
 asserts nothing.
 """
@@ -21,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +64,7 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    cpu_us: float  # the server's CPU time (user + system, its worker processes too) a request
 
 
 def latest_model_uri(tracking_uri: str) -> str:
@@ -101,43 +111,70 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def load(url: str, body: str, args: argparse.Namespace, workdir: Path) -> Result:
-    """Run wrk against ``url`` with a POST of ``body``; parse its summary."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and of its children, from /proc."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # After "pid (name)": state, ppid, ..., utime and stime (fields 14 and 15 of stat(5)).
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def load(url: str, body: str, args: argparse.Namespace, workdir: Path, pid: int) -> Result:
+    """Run wrk against ``url`` with a POST of ``body``; parse its summary.
+
+    The server's CPU time per request is measured too: on a loaded machine (wrk itself, other
+    jobs) throughput varies from run to run far more than the CPU time that a request costs.
+    """
     script = workdir / "post.lua"
     script.write_text(LUA.format(body=json.dumps(body)), encoding="utf-8")
     # A 30 s timeout: wrk's default (2 s) would drop, not count, the slowest answers.
     base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--timeout", "30s", "--latency"]
     base += ["-s", str(script)]
     subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm-up
+    cpu_before = cpu_seconds(pid)
     output = subprocess.run(
         [*base, f"-d{args.duration}s", url], check=True, capture_output=True, text=True
     ).stdout
+    return parse_wrk(output, cpu_seconds(pid) - cpu_before)
+
+
+def parse_wrk(output: str, cpu: float) -> Result:
+    """wrk's summary, and ``cpu`` seconds of the server's, as a :class:`Result`."""
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     if socket_errors:
         print(f"  wrk socket errors: {socket_errors.group(1)}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    # Percentiles at the start of a line: "85.50%" in the thread statistics also ends in 50%.
     return Result(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        p50_ms=to_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        p99_ms=to_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        requests=int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        p99_ms=to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        requests=requests,
         errors=int(errors.group(1)) if errors else 0,
+        cpu_us=cpu / requests * 1e6,
     )
 
 
 def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
     command: list[str], urls: tuple[str, str], body: str, args: argparse.Namespace,
-    workdir: Path, env: dict[str, str],
+    workdir: Path, env: dict[str, str], cwd: Path | None = None,
 ) -> Result:  # fmt: skip
     """Start ``command``, wait until ``urls[0]`` answers, load ``urls[1]``, stop it."""
     ready, url = urls
     with (workdir / "server.log").open("wb") as log:
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, stdout=log, stderr=subprocess.STDOUT, env=env
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd
         )
     try:
         wait_until_up(ready, process, timeout=180)
-        return load(url, body, args, workdir)
+        return load(url, body, args, workdir, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -147,8 +184,77 @@ def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-m
             process.wait()
 
 
+def ours(
+    body: str, args: argparse.Namespace, workdir: Path, env: dict[str, str], *,
+    tree: Path | None = None,
+) -> Result:  # fmt: skip
+    """Load ``sampleproject serve`` (one worker) with ``body``: this checkout's code, or the
+    code of ``tree`` (run from there, so that ``python -m`` imports its package first)."""
+    port = free_port()
+    command = [str(BIN / "python"), "-m", "sampleproject", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1", "--no-access-log",
+               "--model-dir", str(ROOT / "sampleproject" / "model")]  # fmt: skip
+    urls = (f"http://127.0.0.1:{port}/ready", f"http://127.0.0.1:{port}/predict")
+    return serve_and_load(command, urls, body, args, workdir, env, cwd=tree or ROOT)
+
+
+def print_table(results: dict[str, Result]) -> None:
+    """One line per server."""
+    print(f"\n{'server':<34}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
+          f"{'CPU us/request':>16}")  # fmt: skip
+    for name, result in results.items():
+        print(f"{name:<34}{result.rps:>12.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+              f"{result.errors:>9}{result.cpu_us:>16.0f}")  # fmt: skip
+
+
+def against_mlflow(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
+    """``sampleproject serve`` and ``mlflow models serve`` on the same one-animal request."""
+    model_uri = args.model_uri or latest_model_uri(args.tracking_uri)
+    port = free_port()
+    print(f"mlflow models serve -m {model_uri} --env-manager local --workers 1 ...")
+    theirs = serve_and_load(
+        [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port), "--workers", "1"],
+        (f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations"),
+        json.dumps({"dataframe_records": [ANIMAL]}), args, workdir, env,
+    )  # fmt: skip
+    print("sampleproject serve --workers 1 ...")
+    mine = ours(json.dumps(ANIMAL), args, workdir, env)
+    print_table({"mlflow models serve": theirs, "sampleproject serve": mine})
+    print(f"\nthroughput ratio: {mine.rps / theirs.rps:.1f}x (goal >= 5x); "
+          f"p99 {mine.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms (goal: lower)")  # fmt: skip
+
+
+def against_baseline(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
+    """This checkout's serving code against ``--baseline``'s, in alternating rounds."""
+    body = json.dumps([ANIMAL] * args.batch if args.batch > 1 else ANIMAL)
+    before: list[Result] = []
+    after: list[Result] = []
+    for number in range(1, args.rounds + 1):
+        print(f"round {number}/{args.rounds}: baseline {args.baseline}, then this checkout")
+        before.append(ours(body, args, workdir, env, tree=args.baseline))
+        after.append(ours(body, args, workdir, env))
+    rounds = {}
+    for name, results in (("baseline", before), ("this checkout", after)):
+        for number, result in enumerate(results, start=1):
+            rounds[f"{name}, round {number}"] = result
+    print_table(rounds)
+    print_medians(before, after, f"{args.batch} animals" if args.batch > 1 else "one animal")
+
+
+def print_medians(before: list[Result], after: list[Result], animals: str) -> None:
+    """The median throughput and CPU time per request of both, and their difference."""
+    print(f"\nmedians, {animals} a request:")
+    for what, unit in (("rps", "requests/s"), ("cpu_us", "CPU us/request")):
+        median_before = statistics.median(getattr(result, what) for result in before)
+        median_after = statistics.median(getattr(result, what) for result in after)
+        change = (median_after - median_before) / median_before * 100
+        print(f"  {unit:<15} baseline {median_before:>8.1f}, this checkout {median_after:>8.1f}: "
+              f"{change:+.1f} %")  # fmt: skip
+
+
 def main() -> int:
-    """Run the benchmark and print the table."""
+    """Run the benchmark(s) and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-uri", help="MLflow model URI (default: latest registered)")
     parser.add_argument(
@@ -157,46 +263,34 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per server")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR",
+        help="another checkout whose serving code to compare with (same model, same load)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="with --baseline (default: 3)")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="animals per request, with --baseline (default: 1)"
+    )
     args = parser.parse_args()
 
     if not (ROOT / "sampleproject" / "model" / "zoo.json").exists():
         raise SystemExit("no trained model: run `make train` first")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    if args.baseline and not (args.baseline / "sampleproject" / "__init__.py").exists():
+        raise SystemExit(f"--baseline {args.baseline}: not a checkout of sampleproject")
     os.chdir(ROOT)  # the default tracking URI is relative to the project
-    model_uri = args.model_uri or latest_model_uri(args.tracking_uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": args.tracking_uri,
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    env.pop("PYTHONPATH", None)
     print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s "
-          f"per server, one-animal POST; {os.cpu_count()} CPUs")  # fmt: skip
-
-    results: dict[str, Result] = {}
+          f"per server; {os.cpu_count()} CPUs")  # fmt: skip
     with tempfile.TemporaryDirectory() as temp:
-        workdir = Path(temp)
-        port = free_port()
-        print(f"mlflow models serve -m {model_uri} --env-manager local --workers 1 ...")
-        results["mlflow models serve"] = serve_and_load(
-            [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-             "-h", "127.0.0.1", "-p", str(port), "--workers", "1"],
-            (f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations"),
-            json.dumps({"dataframe_records": [ANIMAL]}), args, workdir, env,
-        )  # fmt: skip
-        port = free_port()
-        print("sampleproject serve --workers 1 ...")
-        results["sampleproject serve"] = serve_and_load(
-            [str(BIN / "sampleproject"), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            (f"http://127.0.0.1:{port}/ready", f"http://127.0.0.1:{port}/predict"),
-            json.dumps(ANIMAL), args, workdir, env,
-        )  # fmt: skip
-
-    print(f"\n{'server':<22}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
-    for name, result in results.items():
-        print(f"{name:<22}{result.rps:>12.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-              f"{result.errors:>9}")  # fmt: skip
-    ours, theirs = results["sampleproject serve"], results["mlflow models serve"]
-    print(f"\nthroughput ratio: {ours.rps / theirs.rps:.1f}x (goal >= 5x); "
-          f"p99 {ours.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms (goal: lower)")  # fmt: skip
+        if not args.no_mlflow:
+            against_mlflow(args, Path(temp), env)
+        if args.baseline:
+            against_baseline(args, Path(temp), env)
     return 0
 
 

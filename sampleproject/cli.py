@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sampleproject.commands.serve", "serve predictions over HTTP"),
     "promote": ("sampleproject.commands.promote", "make a registered model version the champion"),
     "rollback": ("sampleproject.commands.rollback", "point the champion back at a version"),
+    "drift": ("sampleproject.commands.drift", "compare the model's inputs with its training data"),
 }
 
 

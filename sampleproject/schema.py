@@ -19,6 +19,11 @@ BOOLEAN_FEATURES: tuple[str, ...] = (
 TRAILING_BOOLEAN_FEATURES: tuple[str, ...] = ("tail", "domestic", "catsize")
 FEATURES: tuple[str, ...] = (*BOOLEAN_FEATURES, "legs", *TRAILING_BOOLEAN_FEATURES)
 LEG_COUNTS: tuple[int, ...] = (0, 2, 4, 5, 6, 8)
+FLAG_VALUES: tuple[int, ...] = (0, 1)
+# Every value each feature can take (the domains that drift is measured over).
+FEATURE_VALUES: dict[str, tuple[int, ...]] = {
+    name: LEG_COUNTS if name == "legs" else FLAG_VALUES for name in FEATURES
+}
 
 # Class codes of the data set's last column and their names.
 CLASS_NAMES: dict[int, str] = {
@@ -33,7 +38,6 @@ CLASS_NAMES: dict[int, str] = {
 NAME_COLUMN = "animal_name"
 TARGET_COLUMN = "type"
 DATA_COLUMNS: tuple[str, ...] = (NAME_COLUMN, *FEATURES, TARGET_COLUMN)
-
 
 
 def _check_legs(value: int) -> int:
@@ -111,7 +115,8 @@ class LabelledAnimal(Animal):
 
 
 __all__ = [
-    "BOOLEAN_FEATURES", "CLASS_NAMES", "DATA_COLUMNS", "FEATURES", "LEG_COUNTS", "NAME_COLUMN",
-    "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal", "JsonFlag", "JsonLegs",
+    "BOOLEAN_FEATURES", "CLASS_NAMES", "DATA_COLUMNS", "FEATURES", "FEATURE_VALUES", "FLAG_VALUES",
+    "LEG_COUNTS", "NAME_COLUMN", "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal",
+    "JsonFlag", "JsonLegs",
     "LabelledAnimal",
 ]  # fmt: skip

@@ -211,6 +211,65 @@ def test_metadata_that_does_not_fit_is_refused(
         load_predictor(model_copy)
 
 
+def test_the_training_distribution_is_read_as_typed_counts() -> None:
+    metadata = load_metadata(shipped_model())
+    distribution = metadata.training_distribution
+    assert distribution is not None
+    legs = distribution.feature_proportions("legs")
+    assert list(legs) == list(schema.LEG_COUNTS)  # integer values, in the schema's order
+    assert sum(legs.values()) == pytest.approx(1.0)
+    with DATA.open(encoding="utf-8") as file:
+        rows = sum(1 for line in file if line.strip())
+    assert distribution.rows == rows
+    names = tuple(info.name for info in metadata.classes)
+    classes = distribution.class_proportions(names)
+    assert list(classes) == list(names)
+    assert sum(classes.values()) == pytest.approx(1.0)
+
+
+def test_a_model_without_a_training_distribution_still_loads(model_copy: Path) -> None:
+    path = model_copy / "zoo.json"
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    del metadata["training_distribution"]
+    path.write_text(json.dumps(metadata), encoding="utf-8")
+    assert load_predictor(model_copy).metadata.training_distribution is None
+
+
+def distribution_with(**changes: object) -> dict[str, object]:
+    """The shipped training distribution with some keys changed."""
+    metadata = json.loads((shipped_model() / "zoo.json").read_text(encoding="utf-8"))
+    distribution: dict[str, object] = metadata["training_distribution"]
+    return {**distribution, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rows": 0}, "rows"),
+        ({"features": {"legs": {"4": 1}}}, "not this version's schema features"),
+        ({"rows": 1000}, "counts do not add up to 1000 rows"),
+        ({"predicted_classes": {"source": "labels", "counts": {"dog": 1}}}, "not the model's"),
+    ],
+)
+def test_a_training_distribution_that_does_not_fit_is_refused(
+    model_copy: Path, changes: dict[str, object], message: str
+) -> None:
+    rewrite_metadata(model_copy, training_distribution=distribution_with(**changes))
+    with pytest.raises(SampleProjectError, match=message):
+        load_metadata(model_copy)
+
+
+def test_a_training_distribution_with_values_outside_the_domain_is_refused(
+    model_copy: Path,
+) -> None:
+    features = distribution_with()["features"]
+    assert isinstance(features, dict)
+    features["legs"] = {**features["legs"], "3": 0}
+    rewrite_metadata(model_copy, training_distribution=distribution_with(features=features))
+    with pytest.raises(SampleProjectError, match="legs: its values are not 0, 2, 4, 5, 6, 8"):
+        load_metadata(model_copy)
+
+
 def test_a_file_that_is_no_onnx_model_is_refused_even_with_its_checksum(model_copy: Path) -> None:
     garbage = b"this is not an ONNX model"
     (model_copy / "zoo.onnx").write_bytes(garbage)

@@ -52,3 +52,22 @@ def test_the_fresh_install_refuses_a_tampered_model(runtime_env: Path, tmp_path:
     done = run(runtime_env, "sampleproject", "predict", "--legs", "4", "--model-dir", str(model))
     assert done.returncode == 1
     assert done.stderr.startswith("sampleproject: error: model ") and "SHA-256" in done.stderr
+
+
+def test_the_fresh_install_measures_drift_but_plots_only_with_matplotlib(
+    runtime_env: Path, tmp_path: Path
+) -> None:
+    bird = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2}
+    (tmp_path / "birds.jsonl").write_text(json.dumps(bird) + "\n", encoding="utf-8")
+    done = run(runtime_env, "sampleproject", "drift", "birds.jsonl", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # one bird is far from the Zoo data: drift
+    assert json.loads(done.stdout)["psi"]["feathers"] > 0.25
+    done = run(
+        runtime_env, "sampleproject", "drift", "birds.jsonl", "--plot", "d.png", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "sampleproject: error: --plot needs matplotlib, which the runtime does not install: "
+        "pip install 'sampleproject[train]'\n"
+    )
+    assert not (tmp_path / "d.png").exists()

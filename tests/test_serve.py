@@ -137,6 +137,33 @@ def test_metrics_count_requests_latencies_and_classes(client: TestClient) -> Non
     )
 
 
+def test_metrics_count_every_feature_value_of_the_inputs(client: TestClient) -> None:
+    def inputs() -> dict[tuple[str, str], float]:
+        text = client.get("/metrics").text
+        return {
+            (sample.labels["feature"], sample.labels["value"]): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "sampleproject_input_values_total"
+        }
+
+    before = inputs()
+    # The label set is the schema's domains, every series there from the start.
+    assert set(before) == {
+        (name, str(value)) for name, values in schema.FEATURE_VALUES.items() for value in values
+    }
+    post(client, [AARDVARK, AARDVARK, CHICKEN])
+    post(client, [AARDVARK, {"legs": 3}])  # refused whole: nothing counted
+    after = inputs()
+    added = {key: after[key] - before[key] for key in after if after[key] != before[key]}
+    expected: dict[tuple[str, str], float] = {}
+    for animal in (AARDVARK, AARDVARK, CHICKEN):
+        for name in schema.FEATURES:
+            key = (name, str(animal.get(name, 0)))
+            expected[key] = expected.get(key, 0) + 1
+    assert added == expected
+
+
 def test_unknown_paths_share_one_metrics_label(client: TestClient) -> None:
     client.get("/no/such/path/1")
     client.get("/no/such/path/2")

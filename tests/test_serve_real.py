@@ -190,6 +190,7 @@ def test_several_workers_share_their_metrics(tmp_path: Path) -> None:
         for _ in range(4):  # whichever worker answers the scrape, it counts every worker's
             text = server.get("/metrics")[1].decode()
             assert 'sampleproject_predictions_total{class_name="mammal"} 20.0' in text
+            assert 'sampleproject_input_values_total{feature="legs",value="4"} 20.0' in text
         # The flag won over $SAMPLEPROJECT_WORKERS: two workers start (the second may log later).
         deadline = time.monotonic() + 30
         while server.log.read_text(encoding="utf-8").count("Started server process") < 2:

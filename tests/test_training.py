@@ -19,7 +19,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sampleproject.cli import main
 from sampleproject.commands import train as train_command
 from sampleproject.errors import SampleProjectError, UsageError
-from sampleproject.schema import CLASS_NAMES, FEATURES
+from sampleproject.schema import CLASS_NAMES, FEATURE_VALUES, FEATURES
 from sampleproject.training import export, gate, metadata, tracking
 from sampleproject.training.config import TrainConfig, load_config
 from sampleproject.training.data import Dataset, load_dataset
@@ -244,6 +244,7 @@ def make_metadata(onnx_bytes: bytes) -> dict[str, object]:
         thresholds={"accuracy": 0.85},
         data_sha256="d" * 64,
         params={"seed": 7},
+        distribution={"rows": 1},
     )
 
 
@@ -260,9 +261,38 @@ def test_the_metadata_describes_the_model(onnx_bytes: bytes) -> None:
     assert meta["thresholds"] == {"accuracy": 0.85}
     assert meta["data_sha256"] == "d" * 64
     assert meta["params"] == {"seed": 7}
+    assert meta["training_distribution"] == {"rows": 1}
     versions = meta["versions"]
     assert isinstance(versions, dict)
     assert {"python", "scikit-learn", "skl2onnx", "onnx", "onnxruntime"} <= set(versions)
+
+
+def test_the_training_distribution_counts_every_value_of_every_feature(dataset: Dataset) -> None:
+    predicted = np.full(len(dataset), 4, dtype=np.int64)  # as if every row were a fish
+    predicted[:3] = 6
+    distribution = metadata.training_distribution(dataset.features, predicted)
+    assert distribution["rows"] == len(dataset)
+    counts = distribution["features"]
+    assert list(counts) == list(FEATURES)
+    for name in FEATURES:
+        assert list(counts[name]) == [str(value) for value in FEATURE_VALUES[name]]
+        assert sum(counts[name].values()) == len(dataset)
+    column = dataset.features["legs"]
+    assert counts["legs"]["4"] == int((column == 4).sum())
+    assert counts["hair"]["1"] == int(dataset.features["hair"].sum())
+    assert distribution["predicted_classes"] == {
+        "source": "cross_validated_predictions",
+        "counts": {**dict.fromkeys(CLASS_NAMES.values(), 0), "fish": len(dataset) - 3, "bug": 3},
+    }
+
+
+def test_a_value_that_no_row_takes_is_counted_as_zero(dataset: Dataset) -> None:
+    features = dataset.features.copy()
+    features["legs"] = 4
+    distribution = metadata.training_distribution(features, dataset.labels)
+    assert distribution["features"]["legs"] == {
+        "0": 0, "2": 0, "4": len(dataset), "5": 0, "6": 0, "8": 0,
+    }  # fmt: skip
 
 
 def test_the_metadata_text_is_stable_json(onnx_bytes: bytes) -> None:

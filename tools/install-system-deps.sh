@@ -4,11 +4,12 @@
 #                       (see README, "Containers without a Docker engine")
 #   postgresql          the backend store of the real MLflow tracking server test
 #   wrk                 the HTTP load of the soak benchmark (bench/bench_soak.py) and its smoke test
+#   prometheus          promtool (tests of the alert rules) and the real Prometheus test
 # As root with apt-get (CI, a container, a fresh VM) they are installed in one go; otherwise the
 # missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
 set -euo pipefail
 
-packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql wrk)
+packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql wrk prometheus)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null \
@@ -32,4 +33,14 @@ if command -v pg_lsclusters > /dev/null; then
     pg_lsclusters --no-header | while read -r version name _; do
         pg_ctlcluster "$version" "$name" stop 2> /dev/null || true
     done
+fi
+# Debian's prometheus package enables (and, with systemd running, starts) a system server on
+# port 9090; the tests start their own on free ports, so stop and disable that one.
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus 2> /dev/null || true
+    else
+        service prometheus stop > /dev/null 2>&1 || true
+        update-rc.d prometheus disable > /dev/null 2>&1 || true
+    fi
 fi

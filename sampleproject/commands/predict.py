@@ -157,8 +157,8 @@ def _predict_file_to(args: argparse.Namespace, predictor: Predictor, source: str
     from sampleproject.inference import batch
 
     with ExitStack() as stack:
-        stream = stack.enter_context(_open_input(args.file))
-        in_format, lines = _detect_format(args.file, args.input_format, stream)
+        stream = stack.enter_context(open_input(args.file))
+        in_format, lines = detect_format(args.file, args.input_format, stream)
         out: IO[str] = sys.stdout
         if args.output:
             # The file appears only if every row was predicted; on an error it is untouched.
@@ -192,7 +192,8 @@ def _sigterm_as_exit() -> Iterator[None]:
 
 
 @contextmanager
-def _open_input(file: str) -> Iterator[TextIO]:
+def open_input(file: str) -> Iterator[TextIO]:
+    """``file`` as UTF-8 text ('-' = stdin); a decoding error becomes a one-line usage error."""
     # newline="" lets the csv module see the line endings, as its documentation asks;
     # utf-8-sig drops the byte-order mark that spreadsheets and Windows editors write.
     try:
@@ -219,7 +220,7 @@ def _format_of(path: str | None) -> Format | None:
     return EXTENSIONS.get(Path(path).suffix.lower()) if path else None
 
 
-def _detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
+def detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
     """The input's format (given, else from the extension, else sniffed) and its lines."""
     if given:
         return given, stream

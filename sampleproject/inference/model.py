@@ -13,7 +13,15 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from sampleproject import schema
 from sampleproject.errors import SampleProjectError
@@ -36,6 +44,53 @@ class ModelOutputs(BaseModel):
     probabilities: str
 
 
+class ClassDistribution(BaseModel):
+    """How many training rows the model predicts in each class (by class name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str  # what was counted, e.g. "cross_validated_predictions"
+    counts: dict[str, NonNegativeInt]
+
+
+class TrainingDistribution(BaseModel):
+    """The training data's distribution: the reference that drift is measured against.
+
+    ``features`` counts the rows that take each value of each feature (every value of the
+    feature's domain is present, also with a count of 0). The file's keys are sorted (stable
+    JSON), so order is not checked here; the methods answer in the schema's order.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rows: PositiveInt
+    features: dict[str, dict[int, NonNegativeInt]]
+    predicted_classes: ClassDistribution
+
+    @model_validator(mode="after")
+    def _check_domains(self) -> TrainingDistribution:
+        if set(self.features) != set(schema.FEATURES):
+            raise ValueError("its features are not this version's schema features")
+        for name, counts in self.features.items():
+            if set(counts) != set(schema.FEATURE_VALUES[name]):
+                values = ", ".join(map(str, schema.FEATURE_VALUES[name]))
+                raise ValueError(f"feature {name}: its values are not {values}")
+            if sum(counts.values()) != self.rows:
+                raise ValueError(f"feature {name}: counts do not add up to {self.rows} rows")
+        return self
+
+    def feature_proportions(self, name: str) -> dict[int, float]:
+        """The share of training rows that take each value of feature ``name``."""
+        counts = self.features[name]
+        return {value: counts[value] / self.rows for value in schema.FEATURE_VALUES[name]}
+
+    def class_proportions(self, names: tuple[str, ...]) -> dict[str, float]:
+        """The share of training rows predicted in each class of ``names`` (in that order)."""
+        counts = self.predicted_classes.counts
+        total = sum(counts.values())
+        return {name: counts[name] / total if total else 0.0 for name in names}
+
+
 class ModelMetadata(BaseModel):
     """The part of ``zoo.json`` that the runtime needs; other keys (metrics, versions) are kept."""
 
@@ -47,6 +102,16 @@ class ModelMetadata(BaseModel):
     classes: tuple[ClassInfo, ...] = Field(min_length=1)
     input_name: str
     outputs: ModelOutputs
+    # None for a model trained before the distribution was recorded: it serves, without drift.
+    training_distribution: TrainingDistribution | None = None
+
+    @model_validator(mode="after")
+    def _check_class_distribution(self) -> ModelMetadata:
+        if self.training_distribution is not None:
+            names = {info.name for info in self.classes}
+            if set(self.training_distribution.predicted_classes.counts) != names:
+                raise ValueError("training_distribution: its classes are not the model's")
+        return self
 
 
 def default_model_dir() -> Path:

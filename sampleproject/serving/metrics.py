@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: requests, latencies and predictions per class.
+"""Prometheus metrics of the API: requests, latencies, inputs and predictions per class.
 
 A pure ASGI middleware measures every request (cheaper than Starlette's BaseHTTPMiddleware,
 which runs each request in an extra task). The path label is the route's template, such as
@@ -9,6 +9,11 @@ from a bounded set, and ``/metrics`` and the process stay the same size whatever
 With several uvicorn workers each process counts on its own; prometheus-client's multiprocess
 mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``) writes the values to files in a shared
 folder and ``/metrics`` adds them up, whichever worker answers the scrape.
+
+The inputs are counted per feature and value (``sampleproject_input_values_total``), the
+series that drift is measured from. Their labels come from the schema's domains only (36
+series), never from a request, and a request costs one vectorised count plus one increment
+per value it contains (see :mod:`sampleproject.monitoring.counting`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -28,6 +35,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sampleproject.monitoring.counting import SLOTS, count_values
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -39,7 +48,7 @@ OTHER_METHOD = "other"
 UNMATCHED_PATH = "unmatched"
 
 
-class Metrics:
+class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
     """The API's metrics, in a registry of their own (one per application)."""
 
     def __init__(self, class_names: tuple[str, ...] = ()) -> None:
@@ -68,6 +77,15 @@ class Metrics:
         )
         for name in class_names:  # every class is shown from the start, at 0
             self.predictions.labels(name)
+        self.inputs = Counter(
+            "sampleproject_input_values",
+            "Animals received for prediction, by feature and value",
+            ["feature", "value"],
+            registry=self.registry,
+        )
+        # Every series exists from the start, at 0 (Prometheus' rate() needs them), and each
+        # slot's child is looked up once here rather than by label on every request.
+        self._input_slots = [self.inputs.labels(name, str(value)) for name, value in SLOTS]
         # The served model. With several workers a gauge is combined over the live ones:
         # ready only if every worker is, and a model's info is 1 while any worker serves it.
         self.ready = Gauge(
@@ -98,6 +116,13 @@ class Metrics:
             self.model_info.labels(*old).set(0)  # 0 rather than gone: multiprocess files keep it
         self.model_info.labels(*new).set(1)
         self.ready.set(1)
+
+    def count_inputs(self, features: npt.NDArray[np.float32]) -> None:
+        """Count the feature values of a batch of animals (``[n, 16]``, validated)."""
+        counts = count_values(features)
+        hit = np.flatnonzero(counts)
+        for slot, count in zip(hit.tolist(), counts[hit].tolist(), strict=True):
+            self._input_slots[slot].inc(count)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one answered request (a non-standard ``method`` is counted as ``other``)."""

@@ -91,7 +91,9 @@ def predictions(max_animals: int) -> APIRouter:
         predictor = model.predictor
         many = isinstance(animals, list)
         batch: list[schema.Animal] = animals if many else [animals]
-        answers = predictor.predict([animal.as_row() for animal in batch])
+        features = np.array([animal.as_row() for animal in batch], dtype=np.float32)
+        answers = predictor.predict(features)
+        found.count_inputs(features)
         body = predictor.records(answers)
         codes, counts = np.unique(answers.codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist(), strict=True):

@@ -101,6 +101,7 @@ def _tracked_training(
             thresholds=minimums,
             data_sha256=dataset.sha256,
             params=params,
+            distribution=metadata.training_distribution(dataset.features, evaluation.predictions),
         )
     )
 

@@ -4,6 +4,10 @@ The metadata is what the runtime trusts: the features and classes the model spea
 checksum it verifies before loading the model, and the figures that justify shipping it.
 It holds no timestamp and no run id, so that retraining the same commit on the same data
 gives byte-identical files (the MLflow run keeps the when and the who).
+
+It also holds the training distribution, the reference that drift is measured against
+(``sampleproject drift``, the Prometheus rules): how many training rows take each value of
+each feature, and how many the model predicts in each class.
 """
 
 from __future__ import annotations
@@ -16,23 +20,58 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from sampleproject.atomic import atomic_write
-from sampleproject.schema import CLASS_NAMES, FEATURES
+from sampleproject.schema import CLASS_NAMES, FEATURE_VALUES, FEATURES
 from sampleproject.training.export import INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT
 
 MODEL_FILE = "zoo.onnx"
 METADATA_FILE = "zoo.json"
 # The distributions whose versions made the model (their names on PyPI).
 _RECORDED_VERSIONS = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy")
+# What the class distribution counts: the out-of-fold predictions, i.e. what the model
+# predicts for animals it did not see, as served predictions are (not the labels, and not
+# the final model's predictions on its own training rows, which merely repeat the labels).
+CLASS_SOURCE = "cross_validated_predictions"
 
 
-def build_metadata(
+def training_distribution(
+    features: pd.DataFrame, predicted: npt.NDArray[np.int64]
+) -> dict[str, Any]:
+    """Counts of every value of every feature, and of every predicted class, over the rows.
+
+    Every value of the domain is listed, also one that no row takes (a count of 0), so that
+    the reference covers whatever the runtime may count.
+    """
+    feature_counts = {}
+    for name in FEATURES:
+        column = features[name].to_numpy()
+        feature_counts[name] = {
+            str(value): int(np.count_nonzero(column == value)) for value in FEATURE_VALUES[name]
+        }
+    class_counts = np.bincount(predicted, minlength=max(CLASS_NAMES) + 1)
+    return {
+        "rows": len(features),
+        "features": feature_counts,
+        "predicted_classes": {
+            "source": CLASS_SOURCE,
+            "counts": {name: int(class_counts[code]) for code, name in CLASS_NAMES.items()},
+        },
+    }
+
+
+# Every part of the metadata by keyword, as the project allows for such functions (ruff PLR0913).
+def build_metadata(  # pylint: disable=too-many-arguments
     onnx_bytes: bytes,
     *,
     metrics: Mapping[str, float],
     thresholds: Mapping[str, float],
     data_sha256: str,
     params: Mapping[str, Any],
+    distribution: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The metadata of the model ``onnx_bytes`` (the model contract's ``zoo.json``)."""
     return {
@@ -46,6 +85,7 @@ def build_metadata(
         "thresholds": dict(thresholds),  # minimums, keyed like metrics
         "data_sha256": data_sha256,
         "params": dict(params),
+        "training_distribution": dict(distribution),  # see training_distribution()
         "versions": {
             "python": platform.python_version(),
             **{name: version(name) for name in _RECORDED_VERSIONS},
