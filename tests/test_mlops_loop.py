@@ -339,7 +339,8 @@ def test_a_reference_the_registry_does_not_know_is_one_line_and_status_2(
     done = sampleproject(registry, "predict", "--model", reference, "--legs", "4")
     assert done.returncode == 2
     # The registry's own words (which depend on what it holds), after the reference.
-    pattern = rf"sampleproject: error: {re.escape(reference)}: MLflow registry: [^\n]+ not found\n"
+    said = rf"sampleproject: error: {re.escape(reference)}: MLflow registry: "
+    pattern = said + r"[^\n]+ not found\.?\n"
     assert re.fullmatch(pattern, done.stderr), done.stderr
 
 

@@ -394,7 +394,10 @@ class _NotMlflowHandler(http.server.BaseHTTPRequestHandler):
     [
         ({"MLFLOW_TRACKING_TOKEN": "t0ken"}, "Bearer t0ken"),
         (
-            {"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"},
+            {
+                "MLFLOW_TRACKING_USERNAME": "ann",
+                "MLFLOW_TRACKING_PASSWORD": "pw",  # pragma: allowlist secret (made up)
+            },
             "Basic " + base64.b64encode(b"ann:pw").decode(),
         ),
     ],
