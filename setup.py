@@ -72,6 +72,9 @@ DEV_REQUIRES = [
     "pre-commit>=3.8",
     "pyyaml>=6",  # the tests read the CI and compose files
     "types-PyYAML",  # its type information, for mypy
+    # The documentation site (``make docs``): MkDocs with the Material theme.
+    "mkdocs>=1.6",
+    "mkdocs-material>=9.5",
 ]
 
 setup(
