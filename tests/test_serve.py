@@ -154,7 +154,8 @@ def test_the_openapi_schema_documents_one_or_many_animals(client: TestClient) ->
     assert set(spec["components"]["schemas"]["Animal"]["properties"]) == set(schema.FEATURES)
     assert {"/health", "/ready", "/metrics", "/predict"} <= set(spec["paths"])
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
 
 
 # --- bad requests: 4xx with a JSON error body, never a 500 -------------------------------
@@ -182,7 +183,8 @@ def test_invalid_animals_get_422_with_the_field(
     assert answer_status == status
     assert isinstance(answer, dict)
     assert message in answer["error"]
-    assert answer["details"] and all(set(d) == {"location", "message"} for d in answer["details"])
+    assert answer["details"]
+    assert all(set(d) == {"location", "message"} for d in answer["details"])
 
 
 @pytest.mark.parametrize(
@@ -254,7 +256,9 @@ def test_not_ready_until_the_model_is_loaded() -> None:
     response = client.get("/ready")
     assert (response.status_code, response.json()["status"]) == (503, "loading")
     status, body = post(client, AARDVARK)
-    assert status == 503 and isinstance(body, dict) and "not loaded" in body["error"]
+    assert status == 503
+    assert isinstance(body, dict)
+    assert "not loaded" in body["error"]
     assert not loads
     with TestClient(app) as started:  # start-up loads the model before the first request
         assert loads == ["loaded"]
