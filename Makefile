@@ -168,7 +168,7 @@ SONAR_ARGS ?=
 # server is configured, and otherwise says so in one line and goes on.
 sonar: reports ## publish the reports to SonarQube (needs SONAR_HOST_URL and SONAR_TOKEN)
 	@if [ -z "$${SONAR_HOST_URL:-}" ] || [ -z "$${SONAR_TOKEN:-}" ]; then \
-		echo "make sonar: set SONAR_HOST_URL and SONAR_TOKEN to publish (see README, SonarQube)" >&2; \
+		echo "make sonar: set SONAR_HOST_URL and SONAR_TOKEN to publish (see docs/pipeline.md, SonarQube)" >&2; \
 		exit 2; fi
 	$(BIN)/pysonar --sonar-host-url="$$SONAR_HOST_URL" --sonar-token="$$SONAR_TOKEN" \
 		--sonar-project-version=$(VERSION) --sonar-qualitygate-wait $(SONAR_ARGS)

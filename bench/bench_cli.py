@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_cli.py --make     # also `make clean && make`, then a no-op `make`
     .venv/bin/python bench/bench_cli.py --bin /path/to/venv/bin   # start-up in another environment
 
-Goals (README, "Benchmarks"): ``sampleproject 45 46`` within 1.5 times the interpreter's own
+Goals (docs/benchmarks.md): ``sampleproject 45 46`` within 1.5 times the interpreter's own
 start-up (``python -c pass``); a no-op ``make`` under 2 seconds.
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages that the real tests need, beyond Python:
 #   podman and friends  build and run the container image without a Docker engine
-#                       (see README, "Containers without a Docker engine")
+#                       (see docs/container.md, "Without Docker: podman")
 #   postgresql          the backend store of the real MLflow tracking server test
 # As root with apt-get (CI, a container, a fresh VM) they are installed in one go; otherwise the
 # missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
