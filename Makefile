@@ -246,6 +246,18 @@ docs-serve: | $(INSTALLED) ## serve the documentation at DOCS_ADDR, rebuilt on e
 	$(MKDOCS) serve --strict --dev-addr $(DOCS_ADDR)
 
 # ---------------------------------------------------------------------------------------
+# A fork's first step
+# ---------------------------------------------------------------------------------------
+
+.PHONY: rename
+
+# IMAGE is passed on only when given on the command line; else the tool derives it from NAME.
+rename: ## rename the project for a fork: make rename NAME=newname [IMAGE=image]
+	@test -n "$(NAME)" || { echo "make rename: give the new name: make rename NAME=newname" >&2; \
+		exit 2; }
+	$(PYTHON) tools/rename.py $(NAME) $(if $(filter command line,$(origin IMAGE)),$(IMAGE))
+
+# ---------------------------------------------------------------------------------------
 # Supply chain
 # ---------------------------------------------------------------------------------------
 
