@@ -246,16 +246,11 @@ docs-serve: | $(INSTALLED) ## serve the documentation at DOCS_ADDR, rebuilt on e
 	$(MKDOCS) serve --strict --dev-addr $(DOCS_ADDR)
 
 # ---------------------------------------------------------------------------------------
-# A fork's first step
+# A fork's first step: `make rename NAME=newname`, defined until it has been used (it
+# removes itself then, with its tool and test).
 # ---------------------------------------------------------------------------------------
 
-.PHONY: rename
-
-# IMAGE is passed on only when given on the command line; else the tool derives it from NAME.
-rename: ## rename the project for a fork: make rename NAME=newname [IMAGE=image]
-	@test -n "$(NAME)" || { echo "make rename: give the new name: make rename NAME=newname" >&2; \
-		exit 2; }
-	$(PYTHON) tools/rename.py $(NAME) $(if $(filter command line,$(origin IMAGE)),$(IMAGE))
+-include tools/rename.mk
 
 # ---------------------------------------------------------------------------------------
 # Supply chain

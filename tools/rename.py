@@ -7,6 +7,9 @@ the docs' text, and the container image ``pyapp`` (its scripts ``pyapp-*`` too),
 IMAGE or, by default, the new name with dashes for underscores. Standard library only: it runs
 before any environment exists. Review with ``git status`` and ``git diff``, then commit.
 
+It runs once: it deletes itself, its make target and its test (a second rename by plain text
+replacement could not tell a short new name from the same word elsewhere, e.g. ``zoo``).
+
     python3 tools/rename.py zoo                  # image "zoo"
     python3 tools/rename.py zoo_app zoo-server   # image "zoo-server"
 """
@@ -23,6 +26,8 @@ OLD = "sampleproject"
 OLD_CLASS = "SampleProject"
 OLD_IMAGE = "pyapp"
 ROOT = Path(__file__).resolve().parent.parent
+# The rename's own files, which talk about the old name by design: removed by the rename.
+ITSELF = ("tools/rename.py", "tools/rename.mk", "tests/test_rename.py")
 # A distribution name that is also an import package's: lower case, a letter first.
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 # An image name that Docker and podman both accept (one path component).
@@ -80,6 +85,7 @@ def rename(root: Path, name: str, image: str) -> tuple[int, int]:
     if not (root / OLD).is_dir():
         raise RenameError(f"no {OLD}/ package in {root}: already renamed?")
     pairs = replacements(name, image)
+    subprocess.run(["git", "rm", "--quiet", "--force", *ITSELF], cwd=root, check=True)
     files = tracked_files(root)
     rewritten = sum(rewrite(path, pairs) for path in files if not path.is_symlink())
     moves = {}
