@@ -21,9 +21,9 @@ README = ROOT / "README.md"
 SEED_COMMANDS = ("make clean && make sonar", "make clean && make bdist_wheel", "make clean && make")
 # The pages of the manual the README sends readers to.
 MANUAL = (
-    "pipeline", "packaging", "training", "predict", "serve", "container", "servers", "ci",
-    "supply-chain", "benchmarks",
-)  # fmt: skip
+    *("pipeline", "packaging", "training", "predict", "serve", "container", "servers", "ci"),
+    *("supply-chain", "benchmarks"),
+)
 
 
 class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors

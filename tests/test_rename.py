@@ -22,11 +22,8 @@ def clone(destination: Path) -> Path:
 def leftovers(project: Path) -> str:
     """Lines of tracked text files that still hold an old spelling."""
     pattern = ["-e", OLD_SPELLINGS[0], "-e", OLD_SPELLINGS[1]]
-    found = subprocess.run(
-        ["git", "grep", "-I", "-i", "-n", *pattern], cwd=project, capture_output=True, text=True,
-        check=False,
-    )  # fmt: skip
-    return found.stdout
+    command = ["git", "grep", "-I", "-i", "-n", *pattern]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=False).stdout
 
 
 @pytest.fixture(scope="module", name="fork")
@@ -61,8 +58,8 @@ def test_rename_leaves_no_old_name_and_moves_the_package_and_scripts(tmp_path: P
     assert "zoo_app_predictions_total" in (project / "docs" / "serve.md").read_text("utf-8")
     assert "class ZooAppError" in (project / "zoo_app" / "errors.py").read_text("utf-8")
     # It runs once: its tool, make target and test are gone.
-    assert not [path for path in ("tools/rename.py", "tools/rename.mk", "tests/test_rename.py")
-                if (project / path).exists()]  # fmt: skip
+    itself = ("tools/rename.py", "tools/rename.mk", "tests/test_rename.py")
+    assert not [path for path in itself if (project / path).exists()]
     assert run_make("rename", "NAME=other", project=project).returncode != 0
 
 
@@ -75,8 +72,5 @@ def test_a_renamed_clone_passes_the_whole_pipeline(tmp_path: Path) -> None:
     result = run_make(env={"VIRTUAL_ENV": ""}, project=project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (project / "dist" / "zoo-1.0.0-py3-none-any.whl").is_file()
-    added = subprocess.run(
-        [str(project / ".venv" / "bin" / "zoo"), "45", "46"], capture_output=True, text=True,
-        check=True,
-    )  # fmt: skip
-    assert added.stdout == "91\n"
+    command = [str(project / ".venv" / "bin" / "zoo"), "45", "46"]
+    assert subprocess.run(command, capture_output=True, text=True, check=True).stdout == "91\n"
