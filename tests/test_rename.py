@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_tool, run_make
+from tests.conftest import run_make
+from tests.repository import clean_clone
 
 OLD_SPELLINGS = ("sampleproject", "pyapp")  # case-insensitive: SAMPLEPROJECT_, SampleProject too
-
-
-def clone(destination: Path) -> Path:
-    """A fresh clone of the project's committed state, as a fork starts from."""
-    git = require_tool("git")
-    subprocess.run([git, "clone", "--quiet", str(ROOT), str(destination)], check=True)
-    return destination
 
 
 def leftovers(project: Path) -> str:
@@ -29,7 +23,7 @@ def leftovers(project: Path) -> str:
 @pytest.fixture(scope="module", name="fork")
 def fixture_fork(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One clone for the refusals (never the working tree: a bug would rename it)."""
-    return clone(tmp_path_factory.mktemp("rename") / "fork")
+    return clean_clone(tmp_path_factory.mktemp("rename") / "fork")
 
 
 @pytest.mark.parametrize("name", ["Zoo", "zoo-app", "1zoo", "sampleproject", ""])
@@ -44,7 +38,7 @@ def test_an_invalid_name_is_refused_in_one_line(fork: Path, name: str) -> None:
 
 @pytest.mark.slow
 def test_rename_leaves_no_old_name_and_moves_the_package_and_scripts(tmp_path: Path) -> None:
-    project = clone(tmp_path / "fork")
+    project = clean_clone(tmp_path / "fork")
     result = run_make("rename", "NAME=zoo_app", project=project)
     assert result.returncode == 0, result.stderr
     assert leftovers(project) == ""
@@ -66,7 +60,7 @@ def test_rename_leaves_no_old_name_and_moves_the_package_and_scripts(tmp_path: P
 @pytest.mark.slow
 def test_a_renamed_clone_passes_the_whole_pipeline(tmp_path: Path) -> None:
     """The full ``make`` (fresh environment, training, tests, reports, gate, wheel): minutes."""
-    project = clone(tmp_path / "fork")
+    project = clean_clone(tmp_path / "fork")
     assert run_make("rename", "NAME=zoo", "IMAGE=zoo-server", project=project).returncode == 0
     # Without the test run's own environment: the fork makes and uses its own .venv.
     result = run_make(env={"VIRTUAL_ENV": ""}, project=project)
