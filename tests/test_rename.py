@@ -63,7 +63,8 @@ def test_a_renamed_clone_passes_the_whole_pipeline(tmp_path: Path) -> None:
     project = clean_clone(tmp_path / "fork")
     # Without the test run's own environment: the fork makes and uses its own .venv.
     fresh = {"VIRTUAL_ENV": ""}
-    assert run_make("rename", "NAME=zoo", "IMAGE=zoo-img", env=fresh, project=project).returncode == 0
+    renamed = run_make("rename", "NAME=zoo", "IMAGE=zoo-img", env=fresh, project=project)
+    assert renamed.returncode == 0, renamed.stderr
     result = run_make(env=fresh, project=project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (project / "dist" / "zoo-1.0.0-py3-none-any.whl").is_file()
