@@ -361,7 +361,8 @@ def test_the_reload_interval_checks_the_source_again_and_again() -> None:
             assert time.monotonic() < deadline, "the source was not checked again"
             time.sleep(0.01)
         assert client.get("/ready").status_code == 200
-    assert calls[0] is None and all(current is first for current in calls[1:4])
+    assert calls[0] is None
+    assert all(current is first for current in calls[1:4])
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
