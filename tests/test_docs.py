@@ -22,7 +22,7 @@ SEED_COMMANDS = ("make clean && make sonar", "make clean && make bdist_wheel", "
 # The pages of the manual the README sends readers to.
 MANUAL = (
     *("pipeline", "packaging", "training", "predict", "serve", "container", "servers", "ci"),
-    *("supply-chain", "benchmarks"),
+    *("supply-chain", "benchmarks", "registry"),
 )
 
 
