@@ -1,4 +1,4 @@
-# The image of sampleproject, in two stages (see README, "Build the Docker image"):
+# The image of sampleproject, in two stages (see docs/container.md):
 #
 #   build    runs the whole pipeline (`make`: tests, reports, quality gate, training and its
 #            model gate, wheel); the image is never built from code that fails it.

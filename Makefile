@@ -168,7 +168,7 @@ SONAR_ARGS ?=
 # server is configured, and otherwise says so in one line and goes on.
 sonar: reports ## publish the reports to SonarQube (needs SONAR_HOST_URL and SONAR_TOKEN)
 	@if [ -z "$${SONAR_HOST_URL:-}" ] || [ -z "$${SONAR_TOKEN:-}" ]; then \
-		echo "make sonar: set SONAR_HOST_URL and SONAR_TOKEN to publish (see README, SonarQube)" >&2; \
+		echo "make sonar: set SONAR_HOST_URL and SONAR_TOKEN to publish (see docs/pipeline.md, SonarQube)" >&2; \
 		exit 2; fi
 	$(BIN)/pysonar --sonar-host-url="$$SONAR_HOST_URL" --sonar-token="$$SONAR_TOKEN" \
 		--sonar-project-version=$(VERSION) --sonar-qualitygate-wait $(SONAR_ARGS)
@@ -204,7 +204,7 @@ dist: bdist_wheel sdist ## both distributions
 # __pycache__ folders too, and deleting those corrupts the images.
 clean: ## remove what the pipeline made (not the environment, not the MLflow runs)
 	rm -rf build dist *.egg-info $(REPORTS) $(MODEL_DIR) .coverage .coverage.* .pytest_cache \
-		.mypy_cache .ruff_cache
+		.mypy_cache .ruff_cache site
 	find $(PACKAGE) tests tools bench -name __pycache__ -prune -exec rm -rf {} +
 
 # ---------------------------------------------------------------------------------------
@@ -227,6 +227,36 @@ image: ## build the container image (the pipeline runs inside; see Dockerfile)
 image-test: | $(INSTALLED) ## lint the Dockerfile, build the image and check it for real
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tools.container.check --build --image $(IMAGE)
+
+# ---------------------------------------------------------------------------------------
+# Documentation
+# ---------------------------------------------------------------------------------------
+
+.PHONY: docs docs-serve
+
+# The site, from mkdocs.yml and docs/ (the benchmark tables in docs/bench included).
+SITE := site/index.html
+DOCS := mkdocs.yml $(shell find docs -type f 2>/dev/null)
+DOCS_ADDR ?= 127.0.0.1:8000
+# Material for MkDocs prints a banner about its end of life (May 2027) on every build.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+# Strict: a broken link or anchor, a page missing from the nav or a missing snippet fails.
+# (Not --quiet: it hides the warnings from the strict check too, and the build then passes.)
+$(SITE): $(DOCS) | $(INSTALLED)
+	$(MKDOCS) build --strict --site-dir site
+
+docs: $(SITE) ## build the documentation site into site/ (strict link checks)
+
+docs-serve: | $(INSTALLED) ## serve the documentation at DOCS_ADDR, rebuilt on every change
+	$(MKDOCS) serve --strict --dev-addr $(DOCS_ADDR)
+
+# ---------------------------------------------------------------------------------------
+# A fork's first step: `make rename NAME=newname`, defined until it has been used (it
+# removes itself then, with its tool and test).
+# ---------------------------------------------------------------------------------------
+
+-include tools/rename.mk
 
 # ---------------------------------------------------------------------------------------
 # Supply chain

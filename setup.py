@@ -73,6 +73,9 @@ DEV_REQUIRES = [
     "schemathesis>=4",  # the API contract test: fuzzes a real server from its OpenAPI schema
     "pyyaml>=6",  # the tests read the CI and compose files
     "types-PyYAML",  # its type information, for mypy
+    # The documentation site (``make docs``): MkDocs with the Material theme.
+    "mkdocs>=1.6",
+    "mkdocs-material>=9.5",
 ]
 
 setup(

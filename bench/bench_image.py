@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_image.py            # everything (a cold build: minutes)
     .venv/bin/python bench/bench_image.py --warm     # sizes and the rebuild only
+    .venv/bin/python bench/bench_image.py --markdown docs/bench/image.md   # also the docs' table
 
 Figures: the runtime image's size and what it adds to its base (goal: under 150 MB), the build
 stage's size, the cold build time (no layer cache, empty cache mounts, and the base image made
@@ -19,13 +20,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the project's tools importable
     sys.path.insert(0, str(ROOT))
 
-from tools.container import engine as engines  # noqa: E402  pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+from bench import doc_table  # noqa: E402
+from tools.container import engine as engines  # noqa: E402
 
 TAG = "pyapp-bench"
 MB = 1_000_000
@@ -110,10 +114,44 @@ def rebuild_after_changes(engine: engines.Engine) -> tuple[float, dict[str, floa
     return unchanged, changed
 
 
+@dataclass
+class Sizes:
+    """The images' sizes in bytes."""
+
+    base: str
+    base_bytes: int
+    runtime: int
+    build_stage: int
+
+
+def write_markdown(
+    path: Path, engine: str, sizes: Sizes, timings: tuple[float, float], changed: dict[str, float]
+) -> None:
+    """The figures as the docs' table (build times only when the cold build was measured)."""
+    added = (sizes.runtime - sizes.base_bytes) / MB
+    rows = [
+        [f"Base image (`{sizes.base}`)", f"{sizes.base_bytes / MB:.1f} MB", ""],
+        ["Runtime image", f"{sizes.runtime / MB:.1f} MB", ""],
+        ["Added by the runtime image on top of its base", f"{added:.1f} MB", "under 150 MB"],
+        ["Build stage (`--target build`)", f"{sizes.build_stage / MB:.1f} MB", ""],
+    ]
+    base_seconds, cold_seconds = timings
+    if cold_seconds:
+        rows += [
+            ["Base image made from Debian", f"{base_seconds:.0f} s", ""],
+            ["Cold image build (no layer cache, empty cache mounts)", f"{cold_seconds:.0f} s", ""],
+        ]
+        for what, seconds in changed.items():
+            share = f"{seconds:.0f} s = {seconds / cold_seconds:.0%} of the cold build"
+            rows.append([f"Rebuild after a one-line change in the {what}", share, "under 20 %"])
+    doc_table.write(path, ["figure", "value", "goal"], rows, [f"Engine: {engine}."])
+
+
 def main() -> int:
-    """Measure and print."""
+    """Measure and print (and write the table with ``--markdown``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", action="store_true", help="skip the cold build")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     engine = engines.detect()
     print(f"engine: {engine.name}")
@@ -125,13 +163,14 @@ def main() -> int:
     unchanged, changed = rebuild_after_changes(engine)
 
     base = engines.base_image(engine)
-    runtime, build_stage, base_size = (
-        image_size(engine, image) for image in (TAG, f"{TAG}-build", base)
+    sizes = Sizes(
+        base, image_size(engine, base), image_size(engine, TAG), image_size(engine, f"{TAG}-build")
     )
-    print(f"base image ({base}):            {base_size / MB:7.1f} MB")
-    print(f"runtime image:                  {runtime / MB:7.1f} MB")
-    print(f"  added on top of the base:     {(runtime - base_size) / MB:7.1f} MB (goal < 150 MB)")
-    print(f"build stage (--target build):   {build_stage / MB:7.1f} MB")
+    added = (sizes.runtime - sizes.base_bytes) / MB
+    print(f"base image ({base}):            {sizes.base_bytes / MB:7.1f} MB")
+    print(f"runtime image:                  {sizes.runtime / MB:7.1f} MB")
+    print(f"  added on top of the base:     {added:7.1f} MB (goal < 150 MB)")
+    print(f"build stage (--target build):   {sizes.build_stage / MB:7.1f} MB")
     if not args.warm:
         print(f"base image made from Debian:    {base_seconds:7.1f} s")
         print(f"cold image build (no caches):   {cold_seconds:7.1f} s")
@@ -144,6 +183,8 @@ def main() -> int:
         print("(goal: under 20 % of the cold build)")
     for image in (TAG, f"{TAG}-build"):
         engine.run("rmi", image, check=False, capture=True)
+    if args.markdown:
+        write_markdown(args.markdown, engine.name, sizes, (base_seconds, cold_seconds), changed)
     return 0
 
 

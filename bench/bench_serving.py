@@ -7,6 +7,7 @@ connections and duration) with the same one-animal request in each server's own 
 
     python bench/bench_serving.py                 # the latest registered zoo-classifier
     python bench/bench_serving.py --model-uri runs:/<run id>/model --duration 10
+    python bench/bench_serving.py --markdown docs/bench/serving.md   # also the table for the docs
 
 The cost of a change to the serving code: ``--baseline DIR`` serves the same model with the
 code of another checkout (e.g. ``git worktree add /tmp/before main``) beside this one's, in
@@ -42,6 +43,11 @@ from pathlib import Path
 from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the project's modules importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import doc_table  # noqa: E402  pylint: disable=wrong-import-position
+
 BIN = Path(sys.executable).parent
 # One animal (an aardvark's features), the request both servers answer.
 ANIMAL = {
@@ -220,9 +226,15 @@ def against_mlflow(args: argparse.Namespace, workdir: Path, env: dict[str, str])
     )  # fmt: skip
     print("sampleproject serve --workers 1 ...")
     mine = ours(json.dumps(ANIMAL), args, workdir, env)
-    print_table({"mlflow models serve": theirs, "sampleproject serve": mine})
-    print(f"\nthroughput ratio: {mine.rps / theirs.rps:.1f}x (goal >= 5x); "
-          f"p99 {mine.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms (goal: lower)")  # fmt: skip
+    results = {"mlflow models serve": theirs, "sampleproject serve": mine}
+    print_table(results)
+    summary = (
+        f"Throughput ratio {mine.rps / theirs.rps:.1f}x (goal: at least 5x); "
+        f"p99 {mine.p99_ms:.0f} ms against {theirs.p99_ms:.0f} ms (goal: lower)."
+    )
+    print(f"\n{summary}")
+    if args.markdown:
+        write_markdown(args, results, summary)
 
 
 def against_baseline(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
@@ -253,6 +265,21 @@ def print_medians(before: list[Result], after: list[Result], animals: str) -> No
               f"{change:+.1f} %")  # fmt: skip
 
 
+def write_markdown(args: argparse.Namespace, results: dict[str, Result], summary: str) -> None:
+    """The table, the summary and the load's parameters, for the docs."""
+    rows = [
+        [f"`{name}`", f"{result.rps:.1f}", f"{result.p50_ms:.0f}", f"{result.p99_ms:.0f}"]
+        for name, result in results.items()
+    ]
+    wrk = (
+        f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per "
+        "server, one-animal POST; one uvicorn worker per server; non-2xx answers: "
+        f"{sum(result.errors for result in results.values())}."
+    )
+    headers = ["server", "requests/s", "p50 ms", "p99 ms"]
+    doc_table.write(args.markdown, headers, rows, [summary, wrk], numeric=(1, 2, 3))
+
+
 def main() -> int:
     """Run the benchmark(s) and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -272,6 +299,7 @@ def main() -> int:
     parser.add_argument(
         "--batch", type=int, default=1, help="animals per request, with --baseline (default: 1)"
     )
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
 
     if not (ROOT / "sampleproject" / "model" / "zoo.json").exists():

@@ -14,6 +14,17 @@ class Boom(Exception):
     """Raised inside the ``with`` block to simulate a crash."""
 
 
+def write_then_fail(target: Path, data: str | bytes, error: BaseException) -> None:
+    """Write ``data`` (text or bytes) with ``atomic_write``, then raise ``error`` in the block."""
+    if isinstance(data, str):
+        with atomic_write(target) as text:
+            text.write(data)
+            raise error
+    with atomic_write(target, "wb") as binary:
+        binary.write(data)
+        raise error
+
+
 def test_text_write_creates_the_file(tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
     with atomic_write(target) as out:
@@ -43,9 +54,8 @@ def test_nothing_is_visible_before_the_block_ends(tmp_path: Path) -> None:
 
 def test_an_exception_leaves_no_target_and_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
-    with pytest.raises(Boom), atomic_write(target) as out:
-        out.write("partial")
-        raise Boom
+    with pytest.raises(Boom):
+        write_then_fail(target, "partial", Boom())
     assert not target.exists()
     assert not any(tmp_path.iterdir())
 
@@ -53,9 +63,8 @@ def test_an_exception_leaves_no_target_and_no_temporary_file(tmp_path: Path) -> 
 def test_an_exception_keeps_the_old_content(tmp_path: Path) -> None:
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
-    with pytest.raises(KeyboardInterrupt), atomic_write(target, "wb") as out:
-        out.write(b"partial")
-        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_then_fail(target, b"partial", KeyboardInterrupt())
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
 

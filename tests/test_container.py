@@ -47,7 +47,8 @@ def test_the_training_layer_copies_every_module_training_imports() -> None:
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     sources = _training_layer_sources()
-    assert "sampleproject/data/" in sources and "sampleproject/config/" in sources
+    assert "sampleproject/data/" in sources
+    assert "sampleproject/config/" in sources
     # __init__.py is copied earlier, with the dependency files (it holds the version).
     copied = [*sources, "sampleproject/__init__.py"]
 

@@ -32,6 +32,8 @@ PRE_COMMIT_CONFIG = ROOT / ".pre-commit-config.yaml"
 PYTHON_VERSIONS = ["3.10", "3.11", "3.12", "3.13"]
 # A pinned action: owner/name@<40 hex digits> # v<version>
 PINNED_ACTION = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+# An install that bypasses the Makefile (the CI files must install as `make install` does).
+PIP_INSTALL = re.compile(r"\bpip install\b")
 
 
 def load(path: Path) -> Any:
@@ -204,17 +206,26 @@ def test_workflow_is_least_privilege_and_pins_every_action() -> None:
                 assert step["with"]["persist-credentials"] is False
 
 
-def test_workflow_tests_every_supported_python_with_pip_cache() -> None:
+def test_workflow_tests_every_supported_python_and_installs_as_the_makefile_does() -> None:
     workflow = load(WORKFLOW)
     matrix = workflow["jobs"]["test"]["strategy"]["matrix"]["python-version"]
     assert matrix == PYTHON_VERSIONS == supported_pythons()
-    for job in workflow["jobs"].values():
-        for step in job["steps"]:
-            if step.get("uses", "").startswith("actions/setup-python@"):
-                assert step["with"]["cache"] == "pip"
-                assert "constraints.txt" in step["with"]["cache-dependency-path"]
-            if "pip install" in step.get("run", ""):
-                assert "-c constraints.txt -r requirements.txt" in step["run"]
+    for name, job in workflow["jobs"].items():
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert not any(PIP_INSTALL.search(run) for run in runs), name
+        installs = [i for i, run in enumerate(runs) if run.splitlines()[:1] == ["make install"]]
+        assert len(installs) == 1, name
+        # uv's download cache, keyed on the pins, restored before the install.
+        caches = [
+            (i, step["with"])
+            for i, step in enumerate(job["steps"])
+            if step.get("uses", "").startswith("actions/cache@")
+        ]
+        assert len(caches) == 1, name
+        position, cache = caches[0]
+        assert position < installs[0], name
+        assert cache["path"] == "~/.cache/uv"
+        assert "hashFiles('constraints.txt'" in cache["key"]
 
 
 def test_workflow_builds_uploads_smoke_tests_and_publishes_only_with_secrets() -> None:
@@ -262,6 +273,21 @@ def test_gitlab_ci_runs_the_same_stages() -> None:
     assert "make audit" in pipeline["lint"]["script"]
 
 
+def test_gitlab_ci_installs_as_the_makefile_does() -> None:
+    pipeline = load(GITLAB_CI)
+    assert not PIP_INSTALL.search(GITLAB_CI.read_text(encoding="utf-8"))
+    for name in ("lint", "test", "build", "sonarqube"):
+        assert pipeline[name]["extends"] == ".python"
+    for job in (pipeline[".python"], pipeline["container-image"]):
+        assert "make install" in job["before_script"]
+    # uv's download cache lives where GitLab's cache keeps it, keyed on the pins.
+    assert pipeline["variables"]["UV_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/uv"
+    assert pipeline[".python"]["cache"] == {
+        "key": {"files": ["constraints.txt"]},
+        "paths": [".cache/uv"],
+    }
+
+
 # --- Jenkins -------------------------------------------------------------------------------
 
 
@@ -271,8 +297,10 @@ def test_jenkinsfile_is_a_complete_declarative_pipeline() -> None:
 
 def test_jenkinsfile_runs_the_same_targets() -> None:
     text = JENKINSFILE.read_text(encoding="utf-8")
-    for command in ("make audit", "make train", "sh 'make'", "make image-test", "make sonar"):
+    commands = ("sh 'make install'", "make audit", "make train", "sh 'make'", "make image-test")
+    for command in (*commands, "make sonar"):
         assert command in text
+    assert not PIP_INSTALL.search(text)
 
 
 @pytest.mark.parametrize(

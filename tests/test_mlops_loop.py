@@ -259,7 +259,8 @@ def test_serve_follows_the_alias_under_load_and_refuses_a_corrupted_version(
             refused = reload_until(
                 server, lambda answer: "reload_error" in answer, "corrupted version"
             )
-            assert refused["http_status"] == 200 and refused["model_version"] == second
+            assert refused["http_status"] == 200
+            assert refused["model_version"] == second
             assert f"version {corrupted}" in refused["reload_error"]
 
             rolled_back = succeeds(
@@ -370,7 +371,8 @@ def test_an_unreachable_server_and_an_empty_cache_keep_serve_unready(tmp_path: P
     started = start(tmp_path, "--model", CHAMPION_REF, env=down, until="/health")
     try:
         answer = ready(started)
-        assert answer["http_status"] == 503 and answer["status"] == "failed"
+        assert answer["http_status"] == 503
+        assert answer["status"] == "failed"
         assert answer["error"].startswith(f"{CHAMPION_REF}: cannot reach the MLflow tracking")
         assert started.get("/health")[0] == 200
     finally:

@@ -176,7 +176,11 @@ def test_publishing_needs_a_server_only_when_asked(reports: dict[str, Path]) -> 
 
 def test_clean_removes_outputs_and_leaves_environments_and_image_storage(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
-    made = [project / "reports" / "junit.xml", project / "sampleproject" / "__pycache__" / "a.pyc"]
+    made = [
+        project / "reports" / "junit.xml",
+        project / "sampleproject" / "__pycache__" / "a.pyc",
+        project / "site" / "index.html",
+    ]
     kept = [
         project / ".venv" / "lib" / "__pycache__" / "b.pyc",
         project / ".container" / "storage" / "overlay" / "layer" / "__pycache__" / "c.pyc",

@@ -106,7 +106,8 @@ def test_one_animal_as_json_has_every_class(capsys: pytest.CaptureFixture[str]) 
     status, out, _ = run([*flags_of("aardvark"), "--json"], capsys)
     answer = json.loads(out)
     assert status == 0
-    assert answer["class_name"] == "mammal" and answer["class_code"] == 1
+    assert answer["class_name"] == "mammal"
+    assert answer["class_code"] == 1
     assert set(answer["probabilities"]) == set(schema.CLASS_NAMES.values())
     assert answer["probability"] == max(answer["probabilities"].values())
     assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
@@ -130,7 +131,8 @@ def test_bad_flags_are_usage_errors(
     status, out, err = run(args, capsys)
     assert status == 2
     assert out == ""
-    assert message in err and err.count("\n") == 1
+    assert message in err
+    assert err.count("\n") == 1
 
 
 # --- many animals ------------------------------------------------------------------------
@@ -222,9 +224,11 @@ def test_stdin_is_read_and_its_format_sniffed(
 def test_the_input_format_can_be_forced(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "animals.txt").write_text(animals_csv(), encoding="utf-8")
     status, _, err = run([str(tmp_path / "animals.txt")], capsys)
-    assert status == 2 and "--input-format" in err
+    assert status == 2
+    assert "--input-format" in err
     status, out, _ = run([str(tmp_path / "animals.txt"), "--input-format", "csv"], capsys)
-    assert status == 0 and len(read_csv_output(out)) == len(data_rows())
+    assert status == 0
+    assert len(read_csv_output(out)) == len(data_rows())
 
 
 def test_chunks_stream_and_a_late_error_names_its_line() -> None:
@@ -285,7 +289,8 @@ def test_an_existing_output_file_is_untouched_on_error(
     (tmp_path / "a.csv").write_text(animals_csv(rows), encoding="utf-8")
     (tmp_path / "p.csv").write_text("previous\n", encoding="utf-8")
     status, _, err = run([str(tmp_path / "a.csv"), "-o", str(tmp_path / "p.csv")], capsys)
-    assert status == 2 and "line 52, column legs" in err
+    assert status == 2
+    assert "line 52, column legs" in err
     assert (tmp_path / "p.csv").read_text(encoding="utf-8") == "previous\n"
 
 
@@ -293,7 +298,8 @@ def test_a_bad_stdin_row_is_reported_as_stdin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     status, _, err = run(["-"], capsys, '{"legs": 4}\n{"legs": 1}\n', monkeypatch)
-    assert status == 2 and "<stdin> line 2, column legs" in err
+    assert status == 2
+    assert "<stdin> line 2, column legs" in err
 
 
 def test_input_that_is_not_utf8_is_refused(
@@ -301,17 +307,20 @@ def test_input_that_is_not_utf8_is_refused(
 ) -> None:
     (tmp_path / "a.csv").write_bytes(HEADER.encode() + b"\n\xff\xfe\n")
     status, _, err = run([str(tmp_path / "a.csv")], capsys)
-    assert status == 2 and "is not UTF-8 text" in err
+    assert status == 2
+    assert "is not UTF-8 text" in err
 
 
 def test_a_missing_input_file_or_output_folder_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     status, _, err = run([str(tmp_path / "none.csv")], capsys)
-    assert status == 2 and "cannot read" in err
+    assert status == 2
+    assert "cannot read" in err
     (tmp_path / "a.csv").write_text(animals_csv(), encoding="utf-8")
     status, _, err = run([str(tmp_path / "a.csv"), "-o", str(tmp_path / "no" / "p.csv")], capsys)
-    assert status == 2 and "cannot write" in err
+    assert status == 2
+    assert "cannot write" in err
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -334,19 +343,22 @@ def test_a_damaged_model_is_refused_in_one_line(
 ) -> None:  # fmt: skip
     status, out, err = run(["--legs", "4", "--model-dir", str(damaged_model)], capsys)
     assert (status, out) == (1, "")
-    assert "does not match the SHA-256" in err and err.count("\n") == 1
+    assert "does not match the SHA-256" in err
+    assert err.count("\n") == 1
     # The environment variable selects the model too; a batch is refused before any output.
     monkeypatch.setenv(MODEL_DIR_ENV, str(damaged_model))
     (tmp_path / "a.csv").write_text(animals_csv(), encoding="utf-8")
     status, _, err = run([str(tmp_path / "a.csv"), "-o", str(tmp_path / "p.csv")], capsys)
-    assert status == 1 and "refusing to load it" in err
+    assert status == 1
+    assert "refusing to load it" in err
     assert not (tmp_path / "p.csv").exists()
 
 
 def test_verbose_logs_the_count(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text(animals_csv(), encoding="utf-8")
     status, _, err = run(["-v", str(tmp_path / "a.csv")], capsys)
-    assert status == 0 and f"predicted {len(data_rows())} animals" in err
+    assert status == 0
+    assert f"predicted {len(data_rows())} animals" in err
 
 
 # --- for real: the installed command -----------------------------------------------------

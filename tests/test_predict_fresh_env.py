@@ -35,12 +35,14 @@ def test_the_fresh_install_predicts_with_onnx_runtime_only(
                "--tail", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     name, probability = done.stdout.split()
-    assert name == "mammal" and 0 < float(probability) <= 1
+    assert name == "mammal"
+    assert 0 < float(probability) <= 1
 
     bird = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2}
     (tmp_path / "a.jsonl").write_text(json.dumps({**bird, "tail": 1}) + "\n", encoding="utf-8")
     done = run(runtime_env, "sampleproject", "predict", "a.jsonl", cwd=tmp_path)
-    assert done.returncode == 0 and json.loads(done.stdout)["class_name"] == "bird"
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["class_name"] == "bird"
 
 
 def test_the_fresh_install_refuses_a_tampered_model(runtime_env: Path, tmp_path: Path) -> None:
@@ -51,7 +53,8 @@ def test_the_fresh_install_refuses_a_tampered_model(runtime_env: Path, tmp_path:
     onnx.write_bytes(onnx.read_bytes()[:-1] + b"\x00")
     done = run(runtime_env, "sampleproject", "predict", "--legs", "4", "--model-dir", str(model))
     assert done.returncode == 1
-    assert done.stderr.startswith("sampleproject: error: model ") and "SHA-256" in done.stderr
+    assert done.stderr.startswith("sampleproject: error: model ")
+    assert "SHA-256" in done.stderr
 
 
 def test_the_fresh_install_measures_drift_but_plots_only_with_matplotlib(

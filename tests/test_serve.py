@@ -181,7 +181,8 @@ def test_the_openapi_schema_documents_one_or_many_animals(client: TestClient) ->
     assert set(spec["components"]["schemas"]["Animal"]["properties"]) == set(schema.FEATURES)
     assert {"/health", "/ready", "/metrics", "/predict"} <= set(spec["paths"])
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
 
 
 # --- bad requests: 4xx with a JSON error body, never a 500 -------------------------------
@@ -209,7 +210,8 @@ def test_invalid_animals_get_422_with_the_field(
     assert answer_status == status
     assert isinstance(answer, dict)
     assert message in answer["error"]
-    assert answer["details"] and all(set(d) == {"location", "message"} for d in answer["details"])
+    assert answer["details"]
+    assert all(set(d) == {"location", "message"} for d in answer["details"])
 
 
 @pytest.mark.parametrize(
@@ -281,7 +283,9 @@ def test_not_ready_until_the_model_is_loaded() -> None:
     response = client.get("/ready")
     assert (response.status_code, response.json()["status"]) == (503, "loading")
     status, body = post(client, AARDVARK)
-    assert status == 503 and isinstance(body, dict) and "not loaded" in body["error"]
+    assert status == 503
+    assert isinstance(body, dict)
+    assert "not loaded" in body["error"]
     assert not loads
     with TestClient(app) as started:  # start-up loads the model before the first request
         assert loads == ["loaded"]
@@ -384,7 +388,8 @@ def test_the_reload_interval_checks_the_source_again_and_again() -> None:
             assert time.monotonic() < deadline, "the source was not checked again"
             time.sleep(0.01)
         assert client.get("/ready").status_code == 200
-    assert calls[0] is None and all(current is first for current in calls[1:4])
+    assert calls[0] is None
+    assert all(current is first for current in calls[1:4])
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,11 +113,14 @@ def server_fixture(tmp_path: Path) -> Iterator[Server]:
 def test_health_ready_predict_and_metrics_over_http(server: Server, tmp_path: Path) -> None:
     assert server.get("/health") == (200, b'{"status":"ok"}')
     status, ready = server.get("/ready")
-    assert status == 200 and json.loads(ready)["status"] == "ready"
+    assert status == 200
+    assert json.loads(ready)["status"] == "ready"
     status, body = server.post(json.dumps(ANIMAL).encode())
-    assert status == 200 and json.loads(body)["class_name"] == "mammal"
+    assert status == 200
+    assert json.loads(body)["class_name"] == "mammal"
     status, body = server.post(json.dumps([ANIMAL, {"legs": 9}]).encode())
-    assert status == 422 and "[1].legs" in json.loads(body)["error"]
+    assert status == 422
+    assert "[1].legs" in json.loads(body)["error"]
 
     status, text = server.get("/metrics")
     samples = {
@@ -143,7 +146,8 @@ def test_health_ready_predict_and_metrics_over_http(server: Server, tmp_path: Pa
 def test_a_large_body_gets_413_with_or_without_content_length(server: Server) -> None:
     big = json.dumps([ANIMAL] * 300).encode()
     status, body = server.post(big)
-    assert status == 413 and json.loads(body)["error"].startswith("request body larger")
+    assert status == 413
+    assert json.loads(body)["error"].startswith("request body larger")
 
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     chunks = (big[start : start + 1024] for start in range(0, len(big), 1024))
@@ -220,7 +224,8 @@ def test_sighup_refuses_a_damaged_model_and_the_old_one_serves_on(tmp_path: Path
     finally:
         assert stop(running) == 0
     log = running.log.read_text(encoding="utf-8")
-    assert "reload refused, model" in log and "keeps serving" in log
+    assert "reload refused, model" in log
+    assert "keeps serving" in log
 
 
 def wait_for(server: Server, check: Callable[[dict[str, object]], bool]) -> dict[str, Any]:

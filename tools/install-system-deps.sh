@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages that the real tests need, beyond Python:
 #   podman and friends  build and run the container image without a Docker engine
-#                       (see README, "Containers without a Docker engine")
+#                       (see docs/container.md, "Without Docker: podman")
 #   postgresql          the backend store of the real MLflow tracking server test
 #   wrk                 the HTTP load of the soak benchmark (bench/bench_soak.py) and its smoke test
 #   prometheus          promtool (tests of the alert rules) and the real Prometheus test

@@ -258,7 +258,8 @@ def _wait_health(url: str, logs: Callable[[], str]) -> str:
 
 
 def _post_predict(url: str) -> str:
-    # The model loads in the background after start-up: 503 until it is ready.
+    # The model loads during start-up, before the worker accepts connections, so the first
+    # answer should be 200; a 503 (model not loaded) is retried until the deadline all the same.
     deadline = time.monotonic() + SERVE_START_SECONDS
     while True:
         status, body = _http(f"{url}/predict", MAMMAL)
