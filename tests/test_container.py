@@ -112,6 +112,50 @@ def test_build_args_without_git_keep_the_dockerfile_defaults(
     assert engine.build_args(tmp_path, "base:1")["SONAR_HOST_URL"] == "http://sonarqube:9000"
 
 
+def _docker_client(folder: Path, version: str, *, buildx: bool) -> str:
+    """A stand-in ``docker`` client that answers ``version`` and ``buildx version`` only."""
+    folder.mkdir()
+    client = folder / "docker"
+    client.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = version ] && {{ echo {version}; exit 0; }}\n'
+        f'[ "$1" = buildx ] && exit {0 if buildx else 1}\n'
+        "exit 2\n",
+        encoding="utf-8",
+    )
+    client.chmod(0o755)
+    return str(client)
+
+
+def test_a_docker_client_without_buildx_gets_one_line_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = _docker_client(tmp_path / "new", "28.2.2", buildx=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "new"))
+    monkeypatch.delenv("DOCKER_CLIENT", raising=False)
+    monkeypatch.setattr(engine, "OTHER_DOCKER_CLIENTS", ())
+    with pytest.raises(SystemExit) as stopped:
+        engine.docker()
+    message = str(stopped.value.code)
+    assert message.count("\n") == 0
+    assert f"{new} (28.2.2) has no buildx" in message and "docker-buildx-plugin" in message
+
+
+@pytest.mark.parametrize(("buildx", "chosen"), [(False, "old"), (True, "new")])
+def test_the_tooling_uses_a_client_with_buildx_or_an_older_one_with_buildkit_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buildx: bool, chosen: str
+) -> None:
+    clients = {
+        "new": _docker_client(tmp_path / "new", "28.2.2", buildx=buildx),
+        "old": _docker_client(tmp_path / "old", "20.10.24+dfsg1", buildx=False),
+    }
+    monkeypatch.setenv("PATH", str(tmp_path / "new"))
+    monkeypatch.delenv("DOCKER_CLIENT", raising=False)
+    monkeypatch.setattr(engine, "OTHER_DOCKER_CLIENTS", (clients["old"],))
+    docker = engine.docker()
+    assert (docker.program, docker.env) == (clients[chosen], {"DOCKER_BUILDKIT": "1"})
+
+
 def _check(image: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``python -m tools.container.check --image IMAGE`` with podman; output captured."""
     return subprocess.run(

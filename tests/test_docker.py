@@ -46,14 +46,14 @@ class Docker:
     client: str
 
     def __call__(
-        self, *args: str, cwd: Path = ROOT, timeout: float = 120, check: bool = True
+        self, *args: str, cwd: Path = ROOT, timeout: float = 120, must_pass: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """``docker ARGS`` as a user types it, against the private daemon."""
         result = subprocess.run(
             [self.client, *args], cwd=cwd, capture_output=True, text=True, check=False,
             env={**os.environ, "DOCKER_HOST": self.daemon.host}, timeout=timeout,
         )  # fmt: skip
-        if check and result.returncode:
+        if must_pass and result.returncode:
             pytest.fail(f"docker {' '.join(args)}: {result.returncode}\n{result.stderr[-3000:]}")
         return result
 
@@ -79,7 +79,7 @@ def image_fixture(docker: Docker) -> str:
     """``pyapp``, built by the README's command (plus the registry-less options)."""
     command = "docker build --rm -t pyapp ."
     assert command in README
-    if docker("image", "inspect", engine.LOCAL_BASE, check=False).returncode:
+    if docker("image", "inspect", engine.LOCAL_BASE, must_pass=False).returncode:
         _load_base_image(docker)
     docker("build", "--rm", "-t", "pyapp", *REGISTRY_LESS, ".", timeout=1800)
     return "pyapp"
@@ -89,15 +89,15 @@ def _load_base_image(docker: Docker) -> None:
     """The base from podman's storage when the podman tests made it, else made for Docker."""
     podman = engine.podman() if shutil.which("podman") else None
     if podman and podman.has_image(engine.LOCAL_BASE):
-        saved = subprocess.Popen(
+        with subprocess.Popen(
             ["podman", "save", engine.LOCAL_BASE], stdout=subprocess.PIPE,
             env={**os.environ, **podman.env},
-        )  # fmt: skip
-        loaded = subprocess.run(
-            [docker.client, "load"], stdin=saved.stdout, capture_output=True, check=False,
-            env={**os.environ, "DOCKER_HOST": docker.daemon.host},
-        )  # fmt: skip
-        assert saved.wait() == 0 and loaded.returncode == 0, loaded.stderr
+        ) as saved:  # fmt: skip
+            loaded = subprocess.run(
+                [docker.client, "load"], stdin=saved.stdout, capture_output=True, check=False,
+                env={**os.environ, "DOCKER_HOST": docker.daemon.host},
+            )  # fmt: skip
+        assert saved.returncode == 0 and loaded.returncode == 0, loaded.stderr
         return
     subprocess.run(
         [str(ROOT / "tools/container/make-base-image.sh"), docker.client, engine.LOCAL_BASE],
@@ -121,8 +121,9 @@ def test_the_readme_run_commands_print_the_help_and_91(docker: Docker, image: st
     assert docker("run", "--rm", image, "45", "46").stdout == "91\n"
 
 
+@pytest.mark.usefixtures("image")
 def test_the_readme_create_cp_rm_copies_the_wheel_and_sbom_out(
-    docker: Docker, image: str, tmp_path: Path
+    docker: Docker, tmp_path: Path
 ) -> None:
     commands = [
         "docker container create --name pyapp pyapp",
@@ -179,7 +180,7 @@ def test_serve_answers_on_the_published_port_turns_healthy_and_stops_within_5_s(
             # The issue's figure: SIGTERM ends serve gracefully, well before the 10 s kill.
             assert (code.strip(), elapsed < STOP_SECONDS) == ("0", True), (code, elapsed)
     finally:
-        docker("rm", "--force", *(container for container, _port in servers), check=False)
+        docker("rm", "--force", *(container for container, _port in servers), must_pass=False)
 
 
 def test_the_image_passes_the_real_check_with_docker(docker: Docker, image: str) -> None:

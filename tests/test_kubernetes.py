@@ -142,17 +142,48 @@ def _in_pod(podman: engine.Engine, container: str, path: str, body: object = Non
     return result.stdout.strip()
 
 
+def _serve_manifest(image: str, folder: Path) -> Path:
+    """The dev overlay's serve Deployment, on the image the tests built, as one file."""
+    deployment = find(render("dev"), "Deployment", SERVE)
+    deployment["metadata"].pop("namespace")  # podman has no namespaces
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = f"localhost/{image}"
+    manifest = folder / "serve.yaml"
+    manifest.write_text(yaml.safe_dump(deployment), encoding="utf-8")
+    return manifest
+
+
+def _wait_ready(podman: engine.Engine, container: str) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_SECONDS
+    while not (ready := _in_pod(podman, container, "/ready")).startswith("200 "):
+        assert time.monotonic() < deadline, f"/ready: {ready}"
+        time.sleep(1)
+    answer: dict[str, Any] = json.loads(ready.split(" ", 1)[1])
+    return answer
+
+
+def _kube_down(podman: engine.Engine, manifest: Path, container: str) -> tuple[str, str]:
+    """``podman kube down``: the container's exit status and its logs, followed meanwhile
+    (the pod is removed, so nothing is left to inspect afterwards)."""
+    env = {**os.environ, **podman.env}
+    with (
+        subprocess.Popen([podman.name, "logs", "--follow", container], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env) as logs,
+        subprocess.Popen([podman.name, "wait", container], stdout=subprocess.PIPE, text=True,
+                         env=env) as waited,
+    ):  # fmt: skip
+        podman.run("kube", "down", str(manifest), capture=True, timeout=120)
+        exit_status = waited.communicate(timeout=60)[0].strip()
+        output = logs.communicate(timeout=60)[0]
+    return exit_status, output
+
+
 @pytest.mark.slow
 @pytest.mark.container
 def test_the_rendered_deployment_runs_with_podman_kube_play_and_stops_gracefully(
     podman_image: tuple[engine.Engine, str], tmp_path: Path
 ) -> None:
     podman, image = podman_image
-    deployment = find(render("dev"), "Deployment", SERVE)
-    deployment["metadata"].pop("namespace")  # podman has no namespaces
-    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = f"localhost/{image}"
-    manifest = tmp_path / "serve.yaml"
-    manifest.write_text(yaml.safe_dump(deployment), encoding="utf-8")
+    manifest = _serve_manifest(image, tmp_path)
     # No network but the pod's loopback: podman's bridge would add firewall rules to the host.
     podman.run("kube", "play", "--network", "none", str(manifest), capture=True)
     try:
@@ -161,28 +192,11 @@ def test_the_rendered_deployment_runs_with_podman_kube_play_and_stops_gracefully
         containers = [name for name in names if name.startswith(SERVE) and name.endswith("-serve")]
         assert len(containers) == 1, names
         (container,) = containers
-        deadline = time.monotonic() + READY_SECONDS
-        while not (ready := _in_pod(podman, container, "/ready")).startswith("200 "):
-            assert time.monotonic() < deadline, f"/ready: {ready}"
-            time.sleep(1)
-        assert json.loads(ready.split(" ", 1)[1])["status"] == "ready"
+        assert _wait_ready(podman, container)["status"] == "ready"
         status, body = _in_pod(podman, container, "/predict", MAMMAL).split(" ", 1)
         assert (status, json.loads(body)["class_name"]) == ("200", "mammal")
-        user = podman.run("exec", container, "id", "-u", capture=True).stdout.strip()
-        assert user == "10001"
-        # `kube down` stops the pod (SIGTERM) and removes it: follow the logs and the exit
-        # status while it happens, since nothing is left to inspect afterwards.
-        logs = subprocess.Popen(
-            [podman.name, "logs", "--follow", container], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, env={**os.environ, **podman.env},
-        )  # fmt: skip
-        waited = subprocess.Popen(
-            [podman.name, "wait", container], stdout=subprocess.PIPE, text=True,
-            env={**os.environ, **podman.env},
-        )  # fmt: skip
-        podman.run("kube", "down", str(manifest), capture=True, timeout=120)
-        exit_status = waited.communicate(timeout=60)[0].strip()
-        output = logs.communicate(timeout=60)[0]
+        assert podman.run("exec", container, "id", "-u", capture=True).stdout.strip() == "10001"
+        exit_status, output = _kube_down(podman, manifest, container)
         assert exit_status == "0", output[-2000:]
         assert "Finished server process" in output, output[-2000:]
     finally:
