@@ -202,6 +202,7 @@ def test_stopping_the_private_dockerd_leaves_the_host_as_it_was(docker: Docker) 
     assert "docker0" in running.links and running.ip_forward == "1"
     assert any(rule.startswith("nat ") and "MASQUERADE" in rule for rule in running.rules)
     assert any(chain.endswith(" DOCKER") for chain in running.chains)
+    assert "filter FORWARD DROP" in running.policies
     assert docker("ps", "--quiet").stdout == ""
     # ... and stopping it undoes all of it.
     assert dockerd.stop(docker.daemon) == []

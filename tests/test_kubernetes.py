@@ -9,9 +9,9 @@ the tests built, answers /ready and /predict, and stops gracefully with ``podman
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
+import urllib.request
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import yaml
 from sampleproject.commands.serve import GRACEFUL_SHUTDOWN_SECONDS
 from tests.conftest import ROOT, require_tool
 from tools.container import engine
-from tools.container.check import MAMMAL
+from tools.container.check import free_port, post_predict
 
 pytestmark = pytest.mark.kubernetes
 
@@ -33,6 +33,7 @@ OVERLAYS = sorted(path.parent.name for path in K8S.glob("overlays/*/kustomizatio
 KUBERNETES_VERSIONS = ("1.35.0", "1.37.0")
 SERVE = "sampleproject-serve"
 READY_SECONDS = 120.0
+GRACE_SECONDS = 40  # the Deployment's terminationGracePeriodSeconds
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
@@ -125,56 +126,48 @@ def test_termination_grace_covers_the_pre_stop_pause_and_the_servers_graceful_sh
 # --- for real: podman kube play ----------------------------------------------------------
 
 
-def _in_pod(podman: engine.Engine, container: str, path: str, body: object = None) -> str:
-    """An HTTP request from inside the pod (the image has Python, not curl): status and body."""
-    script = (
-        "import json, sys, urllib.error, urllib.request as u\n"
-        "data = sys.argv[2].encode() if len(sys.argv) > 2 else None\n"
-        "request = u.Request('http://127.0.0.1:8000' + sys.argv[1], data=data,"
-        " headers={'Content-Type': 'application/json'})\n"
-        "try:\n"
-        "    with u.urlopen(request, timeout=5) as r: print(r.status, r.read().decode())\n"
-        "except urllib.error.HTTPError as e: print(e.code, e.read().decode())\n"
-        "except OSError as e: print(0, e)\n"
-    )
-    args = [path] if body is None else [path, json.dumps(body)]
-    result = podman.run("exec", container, "python3", "-c", script, *args, capture=True)
-    return result.stdout.strip()
+def _serve_manifest(image: str, port: int, folder: Path) -> Path:
+    """The dev overlay's serve Deployment as one file, on the image the tests built.
 
-
-def _serve_manifest(image: str, folder: Path) -> Path:
-    """The dev overlay's serve Deployment, on the image the tests built, as one file."""
+    Two changes for one machine: no namespace (podman has none), and the container port
+    published on a free loopback port (podman publishes every containerPort on the host,
+    by default on all interfaces and the same port).
+    """
     deployment = find(render("dev"), "Deployment", SERVE)
-    deployment["metadata"].pop("namespace")  # podman has no namespaces
-    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = f"localhost/{image}"
+    deployment["metadata"].pop("namespace")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = f"localhost/{image}"
+    container["ports"][0].update(hostPort=port, hostIP="127.0.0.1")
     manifest = folder / "serve.yaml"
     manifest.write_text(yaml.safe_dump(deployment), encoding="utf-8")
     return manifest
 
 
-def _wait_ready(podman: engine.Engine, container: str) -> dict[str, Any]:
+def _wait_ready(url: str) -> dict[str, Any]:
     deadline = time.monotonic() + READY_SECONDS
-    while not (ready := _in_pod(podman, container, "/ready")).startswith("200 "):
-        assert time.monotonic() < deadline, f"/ready: {ready}"
-        time.sleep(1)
-    answer: dict[str, Any] = json.loads(ready.split(" ", 1)[1])
-    return answer
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=5) as response:  # noqa: S310
+                answer: dict[str, Any] = json.loads(response.read())
+                return answer
+        except OSError as error:  # not listening yet, or 503 while the model loads
+            assert time.monotonic() < deadline, f"/ready: {error}"
+            time.sleep(1)
 
 
-def _kube_down(podman: engine.Engine, manifest: Path, container: str) -> tuple[str, str]:
-    """``podman kube down``: the container's exit status and its logs, followed meanwhile
-    (the pod is removed, so nothing is left to inspect afterwards)."""
-    env = {**os.environ, **podman.env}
-    with (
-        subprocess.Popen([podman.name, "logs", "--follow", container], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, env=env) as logs,
-        subprocess.Popen([podman.name, "wait", container], stdout=subprocess.PIPE, text=True,
-                         env=env) as waited,
-    ):  # fmt: skip
-        podman.run("kube", "down", str(manifest), capture=True, timeout=120)
-        exit_status = waited.communicate(timeout=60)[0].strip()
-        output = logs.communicate(timeout=60)[0]
-    return exit_status, output
+def _stop_pod(podman: engine.Engine, container: str) -> tuple[str, str]:
+    """Stop the container's pod as Kubernetes would (SIGTERM, then the grace period): the
+    container's exit status and its logs.
+
+    `podman kube down` alone cannot be used for this with podman before 5.1: it kills the pods
+    at once with SIGKILL (containers/podman#22397, fixed by #22398). `podman pod stop` first,
+    then `kube down`, is the workaround from containers/podman#21767.
+    """
+    pod = podman.run("inspect", "--format", "{{.Pod}}", container, capture=True).stdout.strip()
+    podman.run("pod", "stop", "--time", str(GRACE_SECONDS), pod, capture=True, timeout=120)
+    code = podman.run("inspect", "--format", "{{.State.ExitCode}}", container, capture=True)
+    logs = podman.run("logs", container, capture=True)
+    return code.stdout.strip(), logs.stdout + logs.stderr
 
 
 @pytest.mark.slow
@@ -183,21 +176,25 @@ def test_the_rendered_deployment_runs_with_podman_kube_play_and_stops_gracefully
     podman_image: tuple[engine.Engine, str], tmp_path: Path
 ) -> None:
     podman, image = podman_image
-    manifest = _serve_manifest(image, tmp_path)
-    # No network but the pod's loopback: podman's bridge would add firewall rules to the host.
-    podman.run("kube", "play", "--network", "none", str(manifest), capture=True)
+    port = free_port()
+    manifest = _serve_manifest(image, port, tmp_path)
+    # User-mode networking (slirp4netns): podman's bridge would add firewall rules to the host.
+    podman.run("kube", "play", "--network", "slirp4netns", str(manifest), capture=True)
     try:
         names = podman.run("ps", "--format", "{{.Names}}", capture=True).stdout.split()
         # The pod's containers: its infra container, and ours, named POD-CONTAINER.
         containers = [name for name in names if name.startswith(SERVE) and name.endswith("-serve")]
         assert len(containers) == 1, names
         (container,) = containers
-        assert _wait_ready(podman, container)["status"] == "ready"
-        status, body = _in_pod(podman, container, "/predict", MAMMAL).split(" ", 1)
-        assert (status, json.loads(body)["class_name"]) == ("200", "mammal")
+        url = f"http://127.0.0.1:{port}"
+        assert _wait_ready(url)["status"] == "ready"
+        assert post_predict(url).startswith("mammal")
         assert podman.run("exec", container, "id", "-u", capture=True).stdout.strip() == "10001"
-        exit_status, output = _kube_down(podman, manifest, container)
+        exit_status, output = _stop_pod(podman, container)
+        # uvicorn's graceful shutdown within the grace period (a kill would give 137).
         assert exit_status == "0", output[-2000:]
         assert "Finished server process" in output, output[-2000:]
+        podman.run("kube", "down", str(manifest), capture=True)
+        assert SERVE not in podman.run("pod", "ps", "--format", "{{.Name}}", capture=True).stdout
     finally:
         podman.run("kube", "down", str(manifest), check=False, capture=True)

@@ -6,10 +6,11 @@
 Debian's ``dockerd`` (package docker.io) runs with everything of its own: data root, exec root,
 socket, pid file, and BuildKit switched on in its daemon.json. Nothing is shared with a Docker
 the machine may already run. Stopping it is more than a SIGTERM: dockerd leaves its bridge
-(``docker0``), its iptables chains and rules (filter and nat, with a MASQUERADE rule) and
-``net.ipv4.ip_forward=1`` behind, and sometimes a mount under its exec root. :func:`stop`
-removes exactly what appeared while the daemon ran (a snapshot of the host is taken before it
-starts) and says what, if anything, could not be removed. Needs root, as dockerd does.
+(``docker0``), its iptables chains and rules (filter and nat, with a MASQUERADE rule), the
+FORWARD chain's policy set to DROP and ``net.ipv4.ip_forward=1`` behind, and sometimes a
+mount under its exec root. :func:`stop` removes exactly what appeared while the daemon ran (a
+snapshot of the host is taken before it starts) and says what, if anything, could not be
+removed. Needs root, as dockerd does.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class HostState:
     links: tuple[str, ...]
     chains: tuple[str, ...]  # "table chain"
     rules: tuple[str, ...]  # "table -A CHAIN ...", as iptables-save writes them
+    policies: tuple[str, ...]  # "table CHAIN POLICY" of built-in chains that do not ACCEPT
     ip_forward: str
 
 
@@ -58,6 +60,7 @@ def snapshot() -> HostState:
     links = tuple(sorted(name for name in names if _is_docker_link(name)))
     chains: list[str] = []
     rules: list[str] = []
+    policies: list[str] = []
     for table in TABLES:
         saved = subprocess.run(
             ["iptables-save", "-t", table], capture_output=True, text=True, check=False
@@ -65,10 +68,12 @@ def snapshot() -> HostState:
         for line in saved.splitlines():
             if line.startswith(":DOCKER"):
                 chains.append(f"{table} {line[1:].split()[0]}")
+            elif line.startswith(":") and line.split()[1] not in ("-", "ACCEPT"):
+                policies.append(f"{table} {line[1:].split()[0]} {line.split()[1]}")
             elif line.startswith("-A ") and _is_docker_rule(line):
                 rules.append(f"{table} {line}")
     forward = IP_FORWARD.read_text(encoding="ascii").strip() if IP_FORWARD.exists() else ""
-    return HostState(links, tuple(chains), tuple(rules), forward)
+    return HostState(links, tuple(chains), tuple(rules), tuple(policies), forward)
 
 
 def leftovers(before: HostState, state: Path, data_root: Path) -> list[str]:
@@ -79,6 +84,7 @@ def leftovers(before: HostState, state: Path, data_root: Path) -> list[str]:
     found += [f"link {name}" for name in after.links if name not in before.links]
     found += [f"iptables chain {chain}" for chain in after.chains if chain not in before.chains]
     found += [f"iptables rule {rule}" for rule in after.rules if rule not in before.rules]
+    found += [f"iptables policy {p}" for p in set(after.policies) ^ set(before.policies)]
     if after.ip_forward != before.ip_forward:
         found.append(f"net.ipv4.ip_forward={after.ip_forward} (was {before.ip_forward})")
     return found
@@ -173,6 +179,12 @@ def _restore(before: HostState) -> None:
         for table, chain in new_chains:
             command = ["iptables", "-t", table, action, chain]
             subprocess.run(command, capture_output=True, check=False)
+    # dockerd sets FORWARD's policy to DROP when it turns forwarding on: set it back.
+    was = {policy.rsplit(" ", 1)[0]: policy.rsplit(" ", 1)[1] for policy in before.policies}
+    for policy in set(now.policies) ^ set(before.policies):
+        table, chain, _policy = policy.split()
+        command = ["iptables", "-t", table, "-P", chain, was.get(f"{table} {chain}", "ACCEPT")]
+        subprocess.run(command, capture_output=True, check=False)
     for link in now.links:
         if link not in before.links:
             subprocess.run(["ip", "link", "delete", link], capture_output=True, check=False)
@@ -233,6 +245,7 @@ def host_before(state: Path) -> HostState:
         links=tuple(data["links"]),
         chains=tuple(data["chains"]),
         rules=tuple(data["rules"]),
+        policies=tuple(data["policies"]),
         ip_forward=str(data["ip_forward"]),
     )
 
