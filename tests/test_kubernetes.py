@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sampleproject.commands.serve import GRACEFUL_SHUTDOWN_SECONDS
+from sampleproject.serving.server import GRACEFUL_SHUTDOWN_SECONDS
 from tests.conftest import ROOT, require_tool
 from tools.container import engine
 from tools.container.check import free_port, post_predict
