@@ -179,11 +179,12 @@ def test_image_builds_and_passes_the_real_check_with_podman(
 @pytest.mark.slow
 @pytest.mark.container
 def test_the_image_builds_and_passes_the_check_on_debian_13_with_python_3_13(
-    podman_image: tuple[engine.Engine, str], monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # constraints.txt claims every supported Python: the newest one builds, passes the whole
     # pipeline inside the build (tests, gate) and runs. Debian 13's python3 is 3.13.
-    podman, _tag = podman_image
+    require_tool("podman")
+    podman = engine.podman()
     base, image = f"{engine.LOCAL_BASE_NAME}:trixie", "pyapp-python3.13"
     monkeypatch.setenv("BASE_IMAGE", base)  # made from Debian 13 when missing
     engine.build(podman, image, quiet=True)
