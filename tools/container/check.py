@@ -246,6 +246,7 @@ def _valid_sbom(text: str) -> set[str]:
 
 
 def wait_health(url: str, logs: Callable[[], str]) -> str:
+    """Wait until ``URL/health`` answers 200; the failure quotes ``logs()``."""
     deadline = time.monotonic() + SERVE_START_SECONDS
     while True:
         try:
@@ -260,6 +261,7 @@ def wait_health(url: str, logs: Callable[[], str]) -> str:
 
 
 def post_predict(url: str) -> str:
+    """POST a mammal to ``URL/predict`` (waiting out 503 while the model loads): mammal or fail."""
     # The model loads in the background after start-up: 503 until it is ready.
     deadline = time.monotonic() + SERVE_START_SECONDS
     while True:
@@ -289,6 +291,7 @@ def _http(url: str, payload: object = None) -> tuple[int, str]:
 
 
 def free_port() -> int:
+    """A TCP port free on loopback now (for a server to listen on, or to publish)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -134,7 +134,8 @@ def start(state: Path, data_root: Path, client: str = "docker") -> Daemon:
     }
     (state / "daemon.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     with (state / "dockerd.log").open("ab") as log:
-        subprocess.Popen(
+        # The daemon outlives this call (stop() ends it by its pid file): no `with`.
+        subprocess.Popen(  # pylint: disable=consider-using-with
             [dockerd, "--config-file", str(state / "daemon.json")],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
