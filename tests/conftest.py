@@ -152,5 +152,14 @@ def podman_image() -> tuple[engine.Engine, str]:
         "podman is not installed and cannot be installed here (needs root and apt-get)",
     )
     podman = engine.podman()
-    engine.build(podman, engine.DEFAULT_TAG, quiet=True)
+    build_image(podman, engine.DEFAULT_TAG)
     return podman, engine.DEFAULT_TAG
+
+
+def build_image(container_engine: engine.Engine, tag: str) -> None:
+    """Build the image; a failed build fails with the end of its output (the gate's table)."""
+    try:
+        engine.build(container_engine, tag, quiet=True)
+    except subprocess.CalledProcessError as error:
+        output = f"{error.stdout or ''}{error.stderr or ''}"
+        pytest.fail(f"the image build failed:\n{output[-4000:]}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_tool
+from tests.conftest import ROOT, build_image, require_tool
 from tools.container import check, engine
 
 
@@ -187,7 +187,7 @@ def test_the_image_builds_and_passes_the_check_on_debian_13_with_python_3_13(
     podman = engine.podman()
     base, image = f"{engine.LOCAL_BASE_NAME}:trixie", "pyapp-python3.13"
     monkeypatch.setenv("BASE_IMAGE", base)  # made from Debian 13 when missing
-    engine.build(podman, image, quiet=True)
+    build_image(podman, image)
     version = podman.run(
         "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "--version",
         capture=True,
