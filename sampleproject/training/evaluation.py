@@ -61,7 +61,7 @@ def _check_class_sizes(labels: npt.NDArray[np.int64], folds: int) -> None:
     # Every class, also one without rows: the model must know all seven (see the contract).
     codes = list(CLASS_NAMES)
     counts = np.bincount(labels, minlength=max(codes) + 1)[codes]
-    code, fewest = codes[int(counts.argmin())], int(counts.min())
+    code, fewest = codes[int(np.argmin(counts))], int(np.min(counts))
     if fewest < folds:
         # scikit-learn only warns, and then some folds lack the class: say it clearly instead.
         raise UsageError(

@@ -146,15 +146,17 @@ class Checker:
     def serving(self) -> Iterator[tuple[str, str]]:
         """A detached ``serve`` container; yields its name and base URL; removes it at the end."""
         name = f"pyapp-check-serve-{time.time_ns()}"
-        port = _free_port()
+        port = free_port()
         if self.engine.is_podman:
             # The host's network (podman's bridge needs firewall rules a sandbox may forbid),
-            # so the server binds loopback on a free port rather than all interfaces on 8000.
-            network = ["--network", "host", "-e", f"SAMPLEPROJECT_PORT={port}",
-                       "-e", "SAMPLEPROJECT_HOST=127.0.0.1"]  # fmt: skip
+            # so the server binds loopback on a free port rather than all interfaces on 8000:
+            # given as options, which the HEALTHCHECK's probe must find on its own.
+            network = ["--network", "host"]
+            serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
         else:
             network = ["--publish", f"127.0.0.1:{port}:8000"]
-        self.engine.run("run", "--detach", "--name", name, *LOCKED, *network, self.image, "serve",
+            serve = ["serve"]
+        self.engine.run("run", "--detach", "--name", name, *LOCKED, *network, self.image, *serve,
                         capture=True)  # fmt: skip
         try:
             yield name, f"http://127.0.0.1:{port}"
@@ -164,8 +166,8 @@ class Checker:
     def serve_checks(self) -> None:
         """``serve``: HTTP answers, HEALTHCHECK, non-root process, SIGTERM stop time."""
         with self.serving() as (name, url):
-            self.check("serve answers GET /health", lambda: _wait_health(url, self._logs(name)))
-            self.check("serve answers POST /predict (mammal)", lambda: _post_predict(url))
+            self.check("serve answers GET /health", lambda: wait_health(url, self._logs(name)))
+            self.check("serve answers POST /predict (mammal)", lambda: post_predict(url))
             self.check("HEALTHCHECK command passes", lambda: self._healthcheck(name))
             self.check("server process is not root", lambda: self._process_uid(name))
             self.check(f"SIGTERM stops serve within {STOP_SECONDS} s", lambda: self._stop(name))
@@ -243,7 +245,8 @@ def _valid_sbom(text: str) -> set[str]:
     return names | ({root.lower()} if root else set())
 
 
-def _wait_health(url: str, logs: Callable[[], str]) -> str:
+def wait_health(url: str, logs: Callable[[], str]) -> str:
+    """Wait until ``URL/health`` answers 200; the failure quotes ``logs()``."""
     deadline = time.monotonic() + SERVE_START_SECONDS
     while True:
         try:
@@ -257,7 +260,8 @@ def _wait_health(url: str, logs: Callable[[], str]) -> str:
         time.sleep(0.5)
 
 
-def _post_predict(url: str) -> str:
+def post_predict(url: str) -> str:
+    """POST a mammal to ``URL/predict``: mammal or fail."""
     # The model loads during start-up, before the worker accepts connections, so the first
     # answer should be 200; a 503 (model not loaded) is retried until the deadline all the same.
     deadline = time.monotonic() + SERVE_START_SECONDS
@@ -287,7 +291,8 @@ def _http(url: str, payload: object = None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server to listen on, or to publish)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

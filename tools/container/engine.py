@@ -3,14 +3,18 @@
     python3 -m tools.container.engine build [--tag pyapp] [--target build] [--context DIR]
     python3 -m tools.container.engine run -- images       # any engine command, same settings
 
-Docker is used when ``docker info`` succeeds. Otherwise podman, which reads the same Dockerfile
-and needs no daemon: it is installed from Debian's packages when missing, and configured by
-the files next to this module (runc, lower ulimits, Docker's short names) with its storage in
-the project's ``.container/`` folder, so the machine's own podman setup is left alone.
+Docker is used when ``docker info`` succeeds, with a client that can build the Dockerfile:
+one with the buildx component (Docker 23 and later build with it), or a 20.10 to 22 client with
+BuildKit switched on (``DOCKER_BUILDKIT=1``); without either, one line names the fix.
+Otherwise podman, which reads the same Dockerfile and needs no daemon: it is installed from
+Debian's packages when missing, and configured by the files next to this module (runc, lower
+ulimits, Docker's short names) with its storage in the project's ``.container/`` folder, so the
+machine's own podman setup is left alone.
 
 The Dockerfile's base image is a build argument. When the default cannot be pulled (no
 registry reachable), a Python base made from Debian's packages (``make-base-image.sh``) is
-made once and used instead. ``BASE_IMAGE`` in the environment chooses one explicitly.
+made once and used instead. ``BASE_IMAGE`` in the environment chooses one explicitly; a missing
+``localhost/python-base:SUITE`` is made from that Debian release (``trixie``: Python 3.13).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ ROOT = HERE.parent.parent
 STATE = ROOT / ".container"  # podman's storage and run state; git-ignored
 
 DEFAULT_BASE = "python:3.11-slim-bookworm"  # the Dockerfile's default (ARG BASE_IMAGE)
-LOCAL_BASE = "localhost/python-base:bookworm"  # made by make-base-image.sh
+# Made by make-base-image.sh: localhost/python-base:SUITE, the Debian release as the tag.
+LOCAL_BASE_NAME = "localhost/python-base"
+LOCAL_BASE = f"{LOCAL_BASE_NAME}:bookworm"
 DEFAULT_TAG = "pyapp"  # the seed's image name
 # The system's certificate bundle, given to the build as the `ca` secret: HTTPS through a
 # proxy that re-signs traffic (a company's, or this project's CI sandbox) then works in the build.
@@ -43,6 +49,7 @@ class Engine:
 
     name: str
     env: dict[str, str] = field(default_factory=dict)
+    program: str = ""  # the client to run; the engine's name (found on PATH) when empty
 
     @property
     def is_podman(self) -> bool:
@@ -54,7 +61,7 @@ class Engine:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``ENGINE args...``; with ``capture``, its output is returned instead of shown."""
         return subprocess.run(
-            [self.name, *args],
+            [self.program or self.name, *args],
             env={**os.environ, **self.env},
             check=check,
             capture_output=capture,
@@ -107,10 +114,65 @@ def detect() -> Engine:
     """
     chosen = os.environ.get("CONTAINER_ENGINE", "")
     if chosen == "docker" or (not chosen and _docker_answers()):
-        return Engine("docker")
+        return docker()
     if chosen not in ("", "podman"):
         raise SystemExit(f"CONTAINER_ENGINE must be docker or podman, not {chosen!r}")
     return podman()
+
+
+# Docker clients from 23 on build with buildx (BuildKit) and fail without it; older ones have
+# BuildKit built in, behind DOCKER_BUILDKIT=1. Debian 12's docker.io client (20.10) is one.
+BUILDX_SINCE = 23
+# Where a distribution's client may be when a newer one without buildx comes first on PATH.
+OTHER_DOCKER_CLIENTS = ("/usr/bin/docker",)
+
+
+def docker() -> Engine:
+    """Docker, through a client that can build the Dockerfile (see :func:`docker_client`)."""
+    return Engine("docker", {"DOCKER_BUILDKIT": "1"}, program=docker_client())
+
+
+def docker_client() -> str:
+    """The first client that builds with BuildKit: it has buildx, or it is older than 23.
+
+    Looked for in order: ``DOCKER_CLIENT`` in the environment, ``docker`` on PATH, then
+    :data:`OTHER_DOCKER_CLIENTS`.
+    """
+    on_path = shutil.which("docker") or ""
+    candidates = [os.environ.get("DOCKER_CLIENT", ""), on_path, *OTHER_DOCKER_CLIENTS]
+    seen: list[str] = []
+    for client in candidates:
+        if not client or client in seen or not os.access(client, os.X_OK):
+            continue
+        seen.append(client)
+        if _has_buildx(client) or _client_major(client) < BUILDX_SINCE:
+            return client
+    if not seen:
+        raise SystemExit("engine: no docker client found; install Docker, or use podman")
+    raise SystemExit(
+        f"engine: {seen[0]} ({_client_version(seen[0])}) has no buildx, which builds this "
+        "Dockerfile (BuildKit): install Docker's buildx plugin (package docker-buildx-plugin), "
+        "or set DOCKER_CLIENT to a 20.10 to 22 client (Debian: docker.io), "
+        "or CONTAINER_ENGINE=podman"
+    )
+
+
+def _has_buildx(client: str) -> bool:
+    probe = subprocess.run([client, "buildx", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _client_version(client: str) -> str:
+    probe = subprocess.run(
+        [client, "version", "--format", "{{.Client.Version}}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return probe.stdout.strip() or "version unknown"
+
+
+def _client_major(client: str) -> int:
+    found = re.match(r"(\d+)\.", _client_version(client))
+    return int(found.group(1)) if found else BUILDX_SINCE  # unknown: assume a new one
 
 
 def _docker_answers() -> bool:
@@ -126,6 +188,8 @@ def _docker_answers() -> bool:
 def base_image(engine: Engine) -> str:
     """The base to build on: ``BASE_IMAGE``, else the default if it can be had, else a local one."""
     if chosen := os.environ.get("BASE_IMAGE"):
+        if chosen.startswith(f"{LOCAL_BASE_NAME}:") and not engine.has_image(chosen):
+            make_base_image(engine, chosen)
         return chosen
     if engine.has_image(DEFAULT_BASE):
         return DEFAULT_BASE
@@ -134,14 +198,20 @@ def base_image(engine: Engine) -> str:
         return DEFAULT_BASE
     print(f"engine: cannot pull {DEFAULT_BASE}; building on {LOCAL_BASE} (Debian's python3)")
     if not engine.has_image(LOCAL_BASE):
-        if shutil.which("debootstrap") is None:
-            subprocess.run([str(HERE / "install-podman.sh"), "debootstrap"], check=True)
-        subprocess.run(
-            [str(HERE / "make-base-image.sh"), engine.name, LOCAL_BASE],
-            env={**os.environ, **engine.env},
-            check=True,
-        )
+        make_base_image(engine, LOCAL_BASE)
     return LOCAL_BASE
+
+
+def make_base_image(engine: Engine, image: str) -> None:
+    """Make ``localhost/python-base:SUITE`` from Debian's SUITE (make-base-image.sh)."""
+    if shutil.which("debootstrap") is None:
+        subprocess.run([str(HERE / "install-podman.sh"), "debootstrap"], check=True)
+    suite = image.rpartition(":")[2]
+    subprocess.run(
+        [str(HERE / "make-base-image.sh"), engine.program or engine.name, image, suite],
+        env={**os.environ, **engine.env},
+        check=True,
+    )
 
 
 def build_args(context: Path, base: str) -> dict[str, str]:

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Make a Python base image from Debian's packages, for sites that cannot pull one.
 #
-#   tools/container/make-base-image.sh ENGINE [IMAGE]
+#   tools/container/make-base-image.sh ENGINE [IMAGE [SUITE]]
 #
 # The Dockerfile's base is a build argument (BASE_IMAGE) that defaults to the official
 # python:3.11-slim-bookworm. Where no registry is reachable (air-gapped sites, this project's
 # CI sandbox), the same kind of image can be made from the Debian mirror apt already uses:
 # debootstrap installs a minimal Debian with Python 3.11 (bookworm's) into a folder, and the
 # engine imports that folder as an image. Build with --build-arg BASE_IMAGE=IMAGE.
+# SUITE is the Debian release: bookworm (Debian 12, Python 3.11: the default, the version
+# constraints.txt is tested with) or trixie (Debian 13, Python 3.13: the newest supported).
 # Needs root (debootstrap), debootstrap itself and the engine (docker or podman).
 set -euo pipefail
 
-engine=${1:?usage: make-base-image.sh ENGINE [IMAGE]}
+engine=${1:?usage: make-base-image.sh ENGINE [IMAGE [SUITE]]}
 image=${2:-localhost/python-base:bookworm}
-suite=bookworm  # Debian 12, whose python3 is 3.11: the version constraints.txt is tested with
+suite=${3:-bookworm}
+if ! [[ "$suite" =~ ^[a-z]+$ ]]; then
+    echo "make-base-image: SUITE must be a Debian release name such as bookworm or trixie, not '$suite'" >&2
+    exit 2
+fi
 
 # The mirror apt already uses here (deb822 .sources files first, then the one-line format),
 # so a site with its own mirror or proxy needs nothing more; deb.debian.org otherwise.
