@@ -139,7 +139,8 @@ def test_a_docker_client_without_buildx_gets_one_line_naming_the_fix(
         engine.docker()
     message = str(stopped.value.code)
     assert message.count("\n") == 0
-    assert f"{new} (28.2.2) has no buildx" in message and "docker-buildx-plugin" in message
+    assert f"{new} (28.2.2) has no buildx" in message
+    assert "docker-buildx-plugin" in message
 
 
 @pytest.mark.parametrize(("buildx", "chosen"), [(False, "old"), (True, "new")])

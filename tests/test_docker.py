@@ -97,7 +97,8 @@ def _load_base_image(docker: Docker) -> None:
                 [docker.client, "load"], stdin=saved.stdout, capture_output=True, check=False,
                 env={**os.environ, "DOCKER_HOST": docker.daemon.host},
             )  # fmt: skip
-        assert saved.returncode == 0 and loaded.returncode == 0, loaded.stderr
+        assert saved.returncode == 0, saved.stderr
+        assert loaded.returncode == 0, loaded.stderr
         return
     subprocess.run(
         [str(ROOT / "tools/container/make-base-image.sh"), docker.client, engine.LOCAL_BASE],
@@ -199,7 +200,8 @@ def test_stopping_the_private_dockerd_leaves_the_host_as_it_was(docker: Docker) 
     before = dockerd.host_before(docker.daemon.state)
     running = dockerd.snapshot()
     # The daemon did change the host (so the check below has something to undo) ...
-    assert "docker0" in running.links and running.ip_forward == "1"
+    assert "docker0" in running.links
+    assert running.ip_forward == "1"
     assert any(rule.startswith("nat ") and "MASQUERADE" in rule for rule in running.rules)
     assert any(chain.endswith(" DOCKER") for chain in running.chains)
     assert "filter FORWARD DROP" in running.policies
@@ -207,8 +209,10 @@ def test_stopping_the_private_dockerd_leaves_the_host_as_it_was(docker: Docker) 
     # ... and stopping it undoes all of it.
     assert dockerd.stop(docker.daemon) == []
     assert dockerd.snapshot() == before
-    assert not (docker.daemon.pidfile.exists() or docker.daemon.socket.exists())
+    assert not (docker.daemon.pidfile.exists())
+    assert not (docker.daemon.socket.exists())
     saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
     assert ("DOCKER" in saved) == bool(before.chains)
     mounts = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
-    assert str(docker.daemon.state) not in mounts and str(docker.daemon.data_root) not in mounts
+    assert str(docker.daemon.state) not in mounts
+    assert str(docker.daemon.data_root) not in mounts

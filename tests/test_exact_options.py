@@ -32,4 +32,5 @@ def test_a_prefix_of_an_option_is_a_usage_error_not_that_option(
 
 def test_the_full_option_names_still_work(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "predict", "--legs", "4", "--hair", "--milk")
-    assert status == 0 and out.startswith("mammal ")
+    assert status == 0
+    assert out.startswith("mammal ")

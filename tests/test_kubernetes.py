@@ -87,9 +87,11 @@ def test_every_overlay_has_the_serve_stack_and_the_mlflow_stack(overlay: str) ->
                        ("Job", "mlflow-create-bucket")]:  # fmt: skip
         find(resources, kind, name)
     namespaces = {r["metadata"].get("namespace") for r in resources if r["kind"] != "Namespace"}
-    assert len(namespaces) == 1 and None not in namespaces
+    assert len(namespaces) == 1
+    assert None not in namespaces
     hpa = find(resources, "HorizontalPodAutoscaler", SERVE)["spec"]
-    assert hpa["scaleTargetRef"]["name"] == SERVE and hpa["minReplicas"] <= hpa["maxReplicas"]
+    assert hpa["scaleTargetRef"]["name"] == SERVE
+    assert hpa["minReplicas"] <= hpa["maxReplicas"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -151,7 +153,8 @@ def _wait_ready(url: str) -> dict[str, Any]:
                 answer: dict[str, Any] = json.loads(response.read())
                 return answer
         except OSError as error:  # not listening yet, or 503 while the model loads
-            assert time.monotonic() < deadline, f"/ready: {error}"
+            if time.monotonic() > deadline:
+                raise AssertionError(f"/ready did not answer 200: {error}") from error
             time.sleep(1)
 
 

@@ -75,10 +75,12 @@ def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
     process.stdin.flush()
     deadline = time.monotonic() + 60
     while not any(path.stat().st_size > 0 for path in out.iterdir()):
-        assert process.poll() is None and time.monotonic() < deadline
+        assert process.poll() is None
+        assert time.monotonic() < deadline
         time.sleep(0.05)
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == status
-    assert "Traceback" not in stderr.decode() and stdout == b""
+    assert "Traceback" not in stderr.decode()
+    assert stdout == b""
     assert not list(out.iterdir())  # neither the file nor a temporary one

@@ -107,4 +107,5 @@ def test_an_id_in_json_lines_is_refused_with_a_hint_then_ignored_when_asked(
 
 def test_ignoring_columns_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(["--legs", "4", "--ignore-columns", "id"], capsys)
-    assert status == 2 and "--ignore-columns need a FILE" in err
+    assert status == 2
+    assert "--ignore-columns need a FILE" in err
