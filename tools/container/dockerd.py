@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
@@ -96,6 +96,9 @@ class Daemon:
 
     state: Path  # exec root, socket, pid file, daemon.json, the host's snapshot
     data_root: Path
+    # The dockerd process when this Python process started it: held, so that it is not
+    # collected (with a ResourceWarning) while the daemon runs, and waited for by stop().
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def socket(self) -> Path:
@@ -135,10 +138,11 @@ def start(state: Path, data_root: Path, client: str = "docker") -> Daemon:
     (state / "daemon.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     with (state / "dockerd.log").open("ab") as log:
         # The daemon outlives this call (stop() ends it by its pid file): no `with`.
-        subprocess.Popen(  # pylint: disable=consider-using-with
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
             [dockerd, "--config-file", str(state / "daemon.json")],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+    daemon = replace(daemon, process=process)
     deadline = time.monotonic() + START_SECONDS
     env = {**os.environ, "DOCKER_HOST": daemon.host}
     while subprocess.run([client, "version"], env=env, capture_output=True, check=False).returncode:
@@ -155,6 +159,9 @@ def stop(daemon: Daemon) -> list[str]:
     if daemon.pidfile.exists():
         pid = int(daemon.pidfile.read_text(encoding="ascii").strip())
         _terminate(pid)
+    if daemon.process is not None:  # also when dockerd died before it wrote its pid file
+        _terminate(daemon.process.pid)
+        daemon.process.wait(timeout=STOP_SECONDS)  # reaped already: this records its status
     for pid, _command in _processes(daemon.state):  # containerd or a shim that outlived it
         _terminate(pid)
     for mount in reversed(_mounts(daemon.state, daemon.data_root)):
