@@ -83,7 +83,7 @@ def test_a_broken_alert_fails_its_unit_tests(tmp_path: Path) -> None:
     )
     tested = promtool("test", "rules", str(copy))
     assert tested.returncode == 1
-    assert "alertname: SampleprojectInputDrift" in tested.stdout + tested.stderr
+    assert "alertname: SampleProjectInputDrift" in tested.stdout + tested.stderr
 
 
 def test_prometheus_computes_the_psi_that_the_drift_command_computes() -> None:
