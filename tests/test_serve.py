@@ -29,6 +29,13 @@ CHICKEN = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1
            "tail": 1, "domestic": 1}  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _private_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve`` hands its settings to its workers through the environment: each test here
+    changes a copy of it, so that no setting reaches the servers later tests start."""
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+
+
 def shipped() -> Path:
     """The shipped model folder (skips, or fails in CI, when it was not trained)."""
     require((default_model_dir() / "zoo.json").exists(), "no trained model: run `make train`")
