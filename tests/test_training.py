@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
@@ -387,7 +388,9 @@ def test_train_without_the_training_stack_says_what_to_install(
 
 
 def test_the_default_output_is_the_package_model_folder() -> None:
-    assert train_command.default_output_dir() == PACKAGE / "model"
+    parser = argparse.ArgumentParser()
+    train_command.configure(parser)
+    assert parser.parse_args([]).output_dir == PACKAGE / "model"
 
 
 @pytest.mark.parametrize("status", [200, 404])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sampleproject
 from sampleproject.errors import SampleProjectError
+from sampleproject.inference.model import default_model_dir
 from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
 
 DESCRIPTION = """\
@@ -30,11 +31,6 @@ Needs the training stack: pip install 'sampleproject[train]'.
 TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
 # One experiment for the model's runs, named as the model.
 DEFAULT_EXPERIMENT = REGISTERED_MODEL
-
-
-def default_output_dir() -> Path:
-    """The package's model folder: where the runtime and the wheel look for the model."""
-    return Path(sampleproject.__file__).parent / "model"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--output-dir",
         type=Path,
         metavar="DIR",
-        default=default_output_dir(),
+        default=default_model_dir(),
         help="where zoo.onnx and zoo.json go (default: the package's model folder, %(default)s)",
     )
     parser.add_argument(

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sampleproject.inference.model import METADATA_FILE
 from sampleproject.training import export, gate, metadata, tracking
 from sampleproject.training.config import TrainConfig, load_config
 from sampleproject.training.data import Dataset, load_dataset
@@ -107,7 +108,7 @@ def _tracked_training(
 
     tracking.log_model(classifier, dataset)
     tracking.log_files(
-        {metadata.MODEL_FILE: onnx_bytes, metadata.METADATA_FILE: metadata_text.encode()},
+        {metadata.MODEL_FILE: onnx_bytes, METADATA_FILE: metadata_text.encode()},
         artifact_path=ONNX_ARTIFACTS,
     )
     model_version = tracking.register_files(

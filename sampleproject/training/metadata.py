@@ -25,11 +25,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from sampleproject.atomic import atomic_write
+from sampleproject.inference.model import METADATA_FILE  # the runtime reads it: its name
 from sampleproject.schema import CLASS_NAMES, FEATURE_VALUES, FEATURES
 from sampleproject.training.export import INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT
 
+# The model file's name: training chooses it, and zoo.json tells the runtime (model_file).
 MODEL_FILE = "zoo.onnx"
-METADATA_FILE = "zoo.json"
 # The distributions whose versions made the model (their names on PyPI).
 _RECORDED_VERSIONS = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy")
 # What the class distribution counts: the out-of-fold predictions, i.e. what the model
