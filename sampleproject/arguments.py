@@ -56,3 +56,20 @@ def add_verbose_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log what happens to stderr"
     )
+
+
+def add_model_options(parser: argparse.ArgumentParser, registry_note: str) -> None:
+    """Where the model comes from: ``--model-dir DIR`` or ``--model REF``, not both."""
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
+        "else the model shipped in the package)",
+    )
+    model.add_argument(
+        "--model",
+        metavar="REF",
+        help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
+        f"({registry_note})",
+    )

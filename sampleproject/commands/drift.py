@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sampleproject.arguments import add_model_options
 from sampleproject.errors import SampleProjectError, UsageError
 
 if TYPE_CHECKING:
@@ -73,19 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="write Prometheus recording rules with the training proportions (for the drift "
         "alerts) and exit; no FILE or --metrics",
     )
-    model = parser.add_mutually_exclusive_group()
-    model.add_argument(
-        "--model-dir",
-        metavar="DIR",
-        help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
-        "else the model shipped in the package)",
-    )
-    model.add_argument(
-        "--model",
-        metavar="REF",
-        help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
-        "(the one serve serves, to compare with its training data)",
-    )
+    add_model_options(parser, "the one serve serves, to compare with its training data")
 
 
 def run(args: argparse.Namespace) -> int:

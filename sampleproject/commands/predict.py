@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
 from sampleproject import schema
+from sampleproject.arguments import add_model_options
 from sampleproject.errors import SampleProjectError, UsageError
 
 if TYPE_CHECKING:
@@ -83,19 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=frozenset(),
         help="comma-separated columns to ignore, e.g. id,type (default: refuse unknown columns)",
     )
-    model = parser.add_mutually_exclusive_group()
-    model.add_argument(
-        "--model-dir",
-        metavar="DIR",
-        help="folder with zoo.onnx and zoo.json (default: $SAMPLEPROJECT_MODEL_DIR, "
-        "else the model shipped in the package)",
-    )
-    model.add_argument(
-        "--model",
-        metavar="REF",
-        help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
-        "($MLFLOW_TRACKING_URI names the server; fetched models are cached)",
-    )
+    add_model_options(parser, "$MLFLOW_TRACKING_URI names the server; fetched models are cached")
 
 
 def run(args: argparse.Namespace) -> int:
