@@ -20,16 +20,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from sampleproject import schema
 from sampleproject.arguments import add_model_options
 from sampleproject.errors import SampleProjectError, UsageError
+from sampleproject.formats import EXTENSIONS, FORMATS, Format
 
 if TYPE_CHECKING:
     from sampleproject.inference.predictor import Predictor
 
-Format = Literal["csv", "jsonl"]
 
 DESCRIPTION = """\
 Predict the class of animals with the shipped model (ONNX Runtime), a model
@@ -44,11 +44,6 @@ file has one object per line with the same keys (flags left out are 0). Other
 columns (an id, the training data's type) are refused unless --ignore-columns
 names them. UTF-8 with or without a byte-order mark, LF or CRLF line ends. The
 predictions are written as CSV or JSON Lines, in input order."""
-
-FORMATS: tuple[Format, ...] = ("csv", "jsonl")
-EXTENSIONS: dict[str, Format] = {
-    ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-}  # fmt: skip
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

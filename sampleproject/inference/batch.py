@@ -13,7 +13,7 @@ import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,9 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from sampleproject import schema
 from sampleproject.errors import UsageError
+from sampleproject.formats import Format
 from sampleproject.inference.predictor import Predictions, Predictor
 
-Format = Literal["csv", "jsonl"]  # as in sampleproject.commands.predict
 CHUNK_ROWS = 4096
 INPUT_COLUMNS: tuple[str, ...] = (schema.NAME_COLUMN, *schema.FEATURES)
 OUTPUT_COLUMNS: tuple[str, ...] = (schema.NAME_COLUMN, "class_code", "class_name", "probability")

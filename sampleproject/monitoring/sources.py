@@ -17,6 +17,7 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from sampleproject.errors import UsageError
+from sampleproject.formats import Format
 from sampleproject.inference import batch
 from sampleproject.inference.predictor import Predictor
 from sampleproject.monitoring.counting import SLOTS, by_feature, count_values
@@ -30,7 +31,7 @@ TIMEOUT_SECONDS = 10
 
 
 def observe_file(
-    lines: Iterable[str], source: str, fmt: batch.Format, predictor: Predictor
+    lines: Iterable[str], source: str, fmt: Format, predictor: Predictor
 ) -> Observed:
     """Count the feature values and the predicted classes of the animals in ``lines``."""
     values = np.zeros(len(SLOTS), dtype=np.int64)
