@@ -35,6 +35,18 @@ def _training_layer_sources() -> list[str]:
     return [source for line in lines[start + 1 : end] for source in line.split()[1:-1]]
 
 
+def _missing_from_training_layer(paths: list[str]) -> list[str]:
+    """Those of ``paths`` (relative to the root) that the training layer does not copy."""
+    sources = _training_layer_sources()
+    # __init__.py is copied earlier, with the dependency files (it holds the version).
+    copied = [*sources, "sampleproject/__init__.py"]
+
+    def is_copied(path: str) -> bool:
+        return any(path == source or path.startswith(source.rstrip("/") + "/") for source in copied)
+
+    return [path for path in paths if not is_copied(path)]
+
+
 @pytest.mark.slow  # imports the training stack (MLflow...): seconds
 def test_the_training_layer_copies_every_module_training_imports() -> None:
     # The image trains in a layer of its own from a list of files. A module that training
@@ -48,14 +60,21 @@ def test_the_training_layer_copies_every_module_training_imports() -> None:
     sources = _training_layer_sources()
     assert "sampleproject/data/" in sources
     assert "sampleproject/config/" in sources
-    # __init__.py is copied earlier, with the dependency files (it holds the version).
-    copied = [*sources, "sampleproject/__init__.py"]
-
-    def is_copied(path: str) -> bool:
-        return any(path == source or path.startswith(source.rstrip("/") + "/") for source in copied)
-
     paths = [Path(file).relative_to(ROOT).as_posix() for file in imported]
-    missing = [path for path in paths if not is_copied(path)]
+    missing = _missing_from_training_layer(paths)
+    assert not missing, f"add to the Dockerfile's training layer: {missing}"
+
+
+def test_the_image_trains_from_every_input_the_makefile_trains_from() -> None:
+    # The model's inputs are the Makefile's TRAIN_INPUTS; the image's training layer must
+    # copy them all, or the image would train from other files than `make` does.
+    database = subprocess.run(
+        [require_tool("make"), "-pnq"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout
+    line = next(line for line in database.splitlines() if line.startswith("TRAIN_INPUTS :="))
+    inputs = line.removeprefix("TRAIN_INPUTS :=").split()
+    assert "sampleproject/data/zoo.data" in inputs
+    missing = _missing_from_training_layer(inputs)
     assert not missing, f"add to the Dockerfile's training layer: {missing}"
 
 
