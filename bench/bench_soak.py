@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,13 +33,16 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the other benchmarks importable
+    sys.path.insert(0, str(ROOT))
+
+# The serving benchmark's wrk script and free port, shared.
+from bench.bench_serving import LUA, free_port  # noqa: E402  pylint: disable=wrong-import-position
+
 BIN = Path(sys.executable).parent
 GOALS = "goals: RSS growth < 5 %, 0 5xx, 0 socket errors, p99 <= 2x the first window's"
 ANIMAL = {"hair": 1, "milk": 1, "legs": 4, "toothed": 1, "backbone": 1, "breathes": 1}
-LUA = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = {body}
-"""
 
 
 @dataclass
@@ -53,13 +55,6 @@ class Window:
     non_2xx: int
     socket_errors: int
     rss_kib: int
-
-
-def free_port() -> int:
-    """A TCP port that is free on the loopback interface now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
