@@ -63,7 +63,7 @@ export MLFLOW_TRACKING_URI
 REPORTS := reports
 TEST_REPORTS := $(REPORTS)/junit.xml $(REPORTS)/coverage.xml
 LINT_REPORTS := $(REPORTS)/pylint.txt $(REPORTS)/pylint.json $(REPORTS)/bandit.json \
-	$(REPORTS)/ruff.json $(REPORTS)/mypy.txt
+	$(REPORTS)/ruff.json $(REPORTS)/ruff-format.txt $(REPORTS)/mypy.txt
 GATE := $(REPORTS)/quality-gate.txt
 
 .PHONY: all help install train test system-deps lint reports gate sonar publish bdist_wheel \
@@ -140,11 +140,16 @@ $(REPORTS)/ruff.json: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/ruff check --quiet --output-format json --output-file $@ . || true
 
+# The formatter's verdict: the gate fails when a file is not as `ruff format` would write it.
+$(REPORTS)/ruff-format.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+	@mkdir -p $(REPORTS)
+	$(BIN)/ruff format --check . > $@ 2>&1 || true
+
 $(REPORTS)/mypy.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/mypy --no-pretty --show-column-numbers --show-error-codes > $@ || true
 
-lint: $(LINT_REPORTS) ## static analysis reports only (pylint, bandit, ruff, mypy)
+lint: $(LINT_REPORTS) ## static analysis reports only (pylint, bandit, ruff, ruff format, mypy)
 
 reports: $(TEST_REPORTS) $(LINT_REPORTS) ## every report, in SonarQube's formats
 

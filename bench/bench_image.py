@@ -35,9 +35,21 @@ TAG = "pyapp-bench"
 MB = 1_000_000
 # Not copied into the tree used for the rebuild: what .dockerignore keeps out anyway, and big.
 NOT_COPIED = (
-    ".git", ".venv", "venv*", ".container", "build", "dist", "reports", "mlruns", "*.egg-info",
-    "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "model",
-)  # fmt: skip
+    ".git",
+    ".venv",
+    "venv*",
+    ".container",
+    "build",
+    "dist",
+    "reports",
+    "mlruns",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "model",
+)
 
 
 def timed_build(
@@ -82,8 +94,12 @@ def cold(engine: engines.Engine) -> tuple[float, float]:
         start = time.perf_counter()
         script = str(engines.HERE / "make-base-image.sh")
         env = {**os.environ, **engine.env}
-        subprocess.run([script, engine.name, f"{engines.LOCAL_BASE}-bench"],
-                       env=env, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [script, engine.name, f"{engines.LOCAL_BASE}-bench"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         base_seconds = time.perf_counter() - start
         engine.run("rmi", f"{engines.LOCAL_BASE}-bench", capture=True)
     empty_build_caches(engine)

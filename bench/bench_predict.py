@@ -59,8 +59,11 @@ def measured(args: list[str]) -> tuple[float, int]:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", PEAK_RSS, COMMAND, *args],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     return elapsed, int(done.stderr.strip().splitlines()[-1]) // 1024
 

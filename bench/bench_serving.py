@@ -51,10 +51,23 @@ from bench import doc_table  # noqa: E402  pylint: disable=wrong-import-position
 BIN = Path(sys.executable).parent
 # One animal (an aardvark's features), the request both servers answer.
 ANIMAL = {
-    "hair": 1, "feathers": 0, "eggs": 0, "milk": 1, "airborne": 0, "aquatic": 0, "predator": 1,
-    "toothed": 1, "backbone": 1, "breathes": 1, "venomous": 0, "fins": 0, "legs": 4, "tail": 0,
-    "domestic": 0, "catsize": 1,
-}  # fmt: skip
+    "hair": 1,
+    "feathers": 0,
+    "eggs": 0,
+    "milk": 1,
+    "airborne": 0,
+    "aquatic": 0,
+    "predator": 1,
+    "toothed": 1,
+    "backbone": 1,
+    "breathes": 1,
+    "venomous": 0,
+    "fins": 0,
+    "legs": 4,
+    "tail": 0,
+    "domestic": 0,
+    "catsize": 1,
+}
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = {body}
@@ -169,9 +182,14 @@ def parse_wrk(output: str, cpu: float) -> Result:
 
 
 def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
-    command: list[str], urls: tuple[str, str], body: str, args: argparse.Namespace,
-    workdir: Path, env: dict[str, str], cwd: Path | None = None,
-) -> Result:  # fmt: skip
+    command: list[str],
+    urls: tuple[str, str],
+    body: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    env: dict[str, str],
+    cwd: Path | None = None,
+) -> Result:
     """Start ``command``, wait until ``urls[0]`` answers, load ``urls[1]``, stop it."""
     ready, url = urls
     with (workdir / "server.log").open("wb") as log:
@@ -191,26 +209,46 @@ def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-m
 
 
 def ours(
-    body: str, args: argparse.Namespace, workdir: Path, env: dict[str, str], *,
+    body: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    env: dict[str, str],
+    *,
     tree: Path | None = None,
-) -> Result:  # fmt: skip
+) -> Result:
     """Load ``sampleproject serve`` (one worker) with ``body``: this checkout's code, or the
     code of ``tree`` (run from there, so that ``python -m`` imports its package first)."""
     port = free_port()
-    command = [str(BIN / "python"), "-m", "sampleproject", "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1", "--no-access-log",
-               "--model-dir", str(ROOT / "sampleproject" / "model")]  # fmt: skip
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "sampleproject",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--model-dir",
+        str(ROOT / "sampleproject" / "model"),
+    ]
     urls = (f"http://127.0.0.1:{port}/ready", f"http://127.0.0.1:{port}/predict")
     return serve_and_load(command, urls, body, args, workdir, env, cwd=tree or ROOT)
 
 
 def print_table(results: dict[str, Result]) -> None:
     """One line per server."""
-    print(f"\n{'server':<34}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
-          f"{'CPU us/request':>16}")  # fmt: skip
+    print(
+        f"\n{'server':<34}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
+        f"{'CPU us/request':>16}"
+    )
     for name, result in results.items():
-        print(f"{name:<34}{result.rps:>12.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-              f"{result.errors:>9}{result.cpu_us:>16.0f}")  # fmt: skip
+        print(
+            f"{name:<34}{result.rps:>12.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+            f"{result.errors:>9}{result.cpu_us:>16.0f}"
+        )
 
 
 def against_mlflow(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
@@ -219,11 +257,27 @@ def against_mlflow(args: argparse.Namespace, workdir: Path, env: dict[str, str])
     port = free_port()
     print(f"mlflow models serve -m {model_uri} --env-manager local --workers 1 ...")
     theirs = serve_and_load(
-        [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port), "--workers", "1"],
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            model_uri,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--workers",
+            "1",
+        ],
         (f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations"),
-        json.dumps({"dataframe_records": [ANIMAL]}), args, workdir, env,
-    )  # fmt: skip
+        json.dumps({"dataframe_records": [ANIMAL]}),
+        args,
+        workdir,
+        env,
+    )
     print("sampleproject serve --workers 1 ...")
     mine = ours(json.dumps(ANIMAL), args, workdir, env)
     results = {"mlflow models serve": theirs, "sampleproject serve": mine}
@@ -261,8 +315,10 @@ def print_medians(before: list[Result], after: list[Result], animals: str) -> No
         median_before = statistics.median(getattr(result, what) for result in before)
         median_after = statistics.median(getattr(result, what) for result in after)
         change = (median_after - median_before) / median_before * 100
-        print(f"  {unit:<15} baseline {median_before:>8.1f}, this checkout {median_after:>8.1f}: "
-              f"{change:+.1f} %")  # fmt: skip
+        print(
+            f"  {unit:<15} baseline {median_before:>8.1f}, this checkout {median_after:>8.1f}: "
+            f"{change:+.1f} %"
+        )
 
 
 def write_markdown(args: argparse.Namespace, results: dict[str, Result], summary: str) -> None:
@@ -292,9 +348,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
     parser.add_argument(
-        "--baseline", type=Path, metavar="DIR",
+        "--baseline",
+        type=Path,
+        metavar="DIR",
         help="another checkout whose serving code to compare with (same model, same load)",
-    )  # fmt: skip
+    )
     parser.add_argument("--rounds", type=int, default=3, help="with --baseline (default: 3)")
     parser.add_argument(
         "--batch", type=int, default=1, help="animals per request, with --baseline (default: 1)"
@@ -309,11 +367,16 @@ def main() -> int:
     if args.baseline and not (args.baseline / "sampleproject" / "__init__.py").exists():
         raise SystemExit(f"--baseline {args.baseline}: not a checkout of sampleproject")
     os.chdir(ROOT)  # the default tracking URI is relative to the project
-    env = {**os.environ, "MLFLOW_TRACKING_URI": args.tracking_uri,
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": args.tracking_uri,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     env.pop("PYTHONPATH", None)
-    print(f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s "
-          f"per server; {os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s "
+        f"per server; {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as temp:
         if not args.no_mlflow:
             against_mlflow(args, Path(temp), env)

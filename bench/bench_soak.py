@@ -95,9 +95,17 @@ def rss_kib(pid: int) -> int:
 def run_wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> str:
     """wrk's summary of ``seconds`` of load on ``url``."""
     command = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
-        "--timeout", "10s", "--latency", "-s", str(script), url,
-    ]  # fmt: skip
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
@@ -141,17 +149,22 @@ def soak(port: int, pid: int, args: argparse.Namespace, workdir: Path) -> list[W
     run_wrk(url, script, args.warmup, args)
     baseline = rss_kib(pid)
     print(f"after {args.warmup:g} s of warm-up: RSS {baseline / 1024:.1f} MiB")
-    print(f"{'window':>6}{'requests/s':>12}{'p99 ms':>9}{'p99/first':>10}{'non-2xx':>9}"
-          f"{'socket err':>11}{'RSS MiB':>9}{'load 1 min':>11}")  # fmt: skip
+    print(
+        f"{'window':>6}{'requests/s':>12}{'p99 ms':>9}{'p99/first':>10}{'non-2xx':>9}"
+        f"{'socket err':>11}{'RSS MiB':>9}{'load 1 min':>11}"
+    )
     windows: list[Window] = []
     deadline = time.monotonic() + args.minutes * 60
     while (left := deadline - time.monotonic()) >= 1:
         window = parse(run_wrk(url, script, min(args.window, left), args), pid)
         windows.append(window)
-        print(f"{len(windows):>6}{window.rps:>12.0f}{window.p99_ms:>9.2f}"
-              f"{window.p99_ms / windows[0].p99_ms:>10.2f}{window.non_2xx:>9}"
-              f"{window.socket_errors:>11}{window.rss_kib / 1024:>9.1f}"
-              f"{os.getloadavg()[0]:>11.1f}", flush=True)  # fmt: skip
+        print(
+            f"{len(windows):>6}{window.rps:>12.0f}{window.p99_ms:>9.2f}"
+            f"{window.p99_ms / windows[0].p99_ms:>10.2f}{window.non_2xx:>9}"
+            f"{window.socket_errors:>11}{window.rss_kib / 1024:>9.1f}"
+            f"{os.getloadavg()[0]:>11.1f}",
+            flush=True,
+        )
     windows.insert(0, Window(0, 0, 0, 0, 0, baseline))  # the baseline, for the summary
     return windows
 
@@ -187,15 +200,25 @@ def main() -> int:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
     port = free_port()
-    print(f"sampleproject serve, 1 worker, no access log; wrk {args.threads} threads, "
-          f"{args.connections} connections, one-animal POST; {args.minutes:g} min in "
-          f"{args.window:g} s windows; {os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"sampleproject serve, 1 worker, no access log; wrk {args.threads} threads, "
+        f"{args.connections} connections, one-animal POST; {args.minutes:g} min in "
+        f"{args.window:g} s windows; {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as temp, (Path(temp) / "serve.log").open("wb") as log:
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [str(BIN / "sampleproject"), "serve", "--port", str(port), "--workers", "1",
-             "--no-access-log"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                str(BIN / "sampleproject"),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-access-log",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until_ready(port, process, Path(temp) / "serve.log")
             windows = soak(port, process.pid, args, Path(temp))

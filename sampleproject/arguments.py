@@ -53,9 +53,7 @@ def _terminal_width() -> int:
 
 def add_verbose_option(parser: argparse.ArgumentParser) -> None:
     """The ``-v/--verbose`` switch that every command shares."""
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log what happens to stderr"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
 
 
 def add_model_options(parser: argparse.ArgumentParser, registry_note: str) -> None:

@@ -13,9 +13,19 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 # The 16 model inputs, in the order the model expects them.
 BOOLEAN_FEATURES: tuple[str, ...] = (
-    "hair", "feathers", "eggs", "milk", "airborne", "aquatic", "predator", "toothed",
-    "backbone", "breathes", "venomous", "fins",
-)  # fmt: skip
+    "hair",
+    "feathers",
+    "eggs",
+    "milk",
+    "airborne",
+    "aquatic",
+    "predator",
+    "toothed",
+    "backbone",
+    "breathes",
+    "venomous",
+    "fins",
+)
 TRAILING_BOOLEAN_FEATURES: tuple[str, ...] = ("tail", "domestic", "catsize")
 FEATURES: tuple[str, ...] = (*BOOLEAN_FEATURES, "legs", *TRAILING_BOOLEAN_FEATURES)
 LEG_COUNTS: tuple[int, ...] = (0, 2, 4, 5, 6, 8)
@@ -115,8 +125,18 @@ class LabelledAnimal(Animal):
 
 
 __all__ = [
-    "BOOLEAN_FEATURES", "CLASS_NAMES", "DATA_COLUMNS", "FEATURES", "FEATURE_VALUES", "FLAG_VALUES",
-    "LEG_COUNTS", "NAME_COLUMN", "TARGET_COLUMN", "TRAILING_BOOLEAN_FEATURES", "Animal",
-    "JsonFlag", "JsonLegs",
+    "BOOLEAN_FEATURES",
+    "CLASS_NAMES",
+    "DATA_COLUMNS",
+    "FEATURES",
+    "FEATURE_VALUES",
+    "FLAG_VALUES",
+    "LEG_COUNTS",
+    "NAME_COLUMN",
+    "TARGET_COLUMN",
+    "TRAILING_BOOLEAN_FEATURES",
+    "Animal",
+    "JsonFlag",
+    "JsonLegs",
     "LabelledAnimal",
-]  # fmt: skip
+]

@@ -49,9 +49,13 @@ def run_make(
     status not checked."""
     return subprocess.run(
         [require_tool("make"), "--no-print-directory", *args],
-        cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-        check=False, timeout=timeout,
-    )  # fmt: skip
+        cwd=project,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +67,19 @@ def root() -> Path:
 MODEL_FILES = ("sampleproject/model/zoo.onnx", "sampleproject/model/zoo.json")
 # What a copy of the project for a build leaves out: environments, outputs, caches, git.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "venv*", "build", "dist", "*.egg-info", "reports", "mlruns", ".container",
-    "__pycache__", ".*_cache", ".coverage*",
-)  # fmt: skip
+    ".git",
+    ".venv",
+    "venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "reports",
+    "mlruns",
+    ".container",
+    "__pycache__",
+    ".*_cache",
+    ".coverage*",
+)
 
 
 def copy_project(destination: Path) -> Path:
@@ -82,8 +96,11 @@ def build(project: Path, outdir: Path, *kinds: str) -> None:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     subprocess.run(
         [sys.executable, "-m", "build", *kinds, "--no-isolation", "--outdir", str(outdir), "."],
-        cwd=project, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +122,19 @@ def runtime_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("runtime-env") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "--constraint", str(ROOT / "constraints.txt"), str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--constraint",
+            str(ROOT / "constraints.txt"),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return venv / "bin"
 
 
@@ -131,8 +157,12 @@ def mlflow_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         started = subprocess.run(
             [str(scripts / "start.sh"), str(state)],
-            env=server_env(), capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert started.returncode == 0, started.stderr
         yield state
     finally:

@@ -28,13 +28,30 @@ def schemathesis(server: Server, tmp_path: Path, *seed: str) -> subprocess.Compl
     """One Schemathesis run against ``server``: every check, three phases."""
     return subprocess.run(
         [
-            require_tool("schemathesis"), "run", server.url("/openapi.json"),
-            "--checks", "all", "--phases", "examples,coverage,fuzzing",
-            "--max-examples", EXAMPLES, *seed, "--generation-database", "none",
-            "--workers", "2", "--no-color", "--request-timeout", "10",
+            require_tool("schemathesis"),
+            "run",
+            server.url("/openapi.json"),
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            EXAMPLES,
+            *seed,
+            "--generation-database",
+            "none",
+            "--workers",
+            "2",
+            "--no-color",
+            "--request-timeout",
+            "10",
         ],
-        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
 def server_errors(server: Server) -> dict[str, float]:
@@ -78,14 +95,23 @@ def test_the_openapi_document_states_the_domains_limits_and_errors(tmp_path: Pat
     assert animal["required"] == ["legs"]
     assert animal["properties"]["legs"]["enum"] == [0, 2, 4, 5, 6, 8]
     assert animal["properties"]["hair"]["anyOf"] == [
-        {"type": "integer", "enum": [0, 1]}, {"type": "boolean"},
-    ]  # fmt: skip
+        {"type": "integer", "enum": [0, 1]},
+        {"type": "boolean"},
+    ]
     predict = spec["paths"]["/predict"]["post"]
     many = predict["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]
     assert (many["minItems"], many["maxItems"]) == (1, 7)
     assert set(predict["responses"]) == {
-        "200", "400", "404", "405", "413", "415", "422", "500", "503",
-    }  # fmt: skip
+        "200",
+        "400",
+        "404",
+        "405",
+        "413",
+        "415",
+        "422",
+        "500",
+        "503",
+    }
     assert "5000 bytes" in predict["responses"]["413"]["description"]
     error = predict["responses"]["422"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorBody"}

@@ -15,10 +15,23 @@ pytestmark = pytest.mark.slow
 def test_a_short_soak_reports_its_figures_and_no_server_or_socket_errors() -> None:
     require_tool("wrk")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_soak.py"),
-         "--minutes", "0.25", "--window", "5", "--warmup", "3", "--connections", "8"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_soak.py"),
+            "--minutes",
+            "0.25",
+            "--window",
+            "5",
+            "--warmup",
+            "3",
+            "--connections",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("summary: ")]
     figures = dict(item.split("=") for item in line.removeprefix("summary: ").split())

@@ -46,7 +46,13 @@ def test_adds_two_numbers(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["abc", "1"], ["1"], ["1", "2", "3"], ["nan", "1"], ["inf", "1"], ["", "1"], [],
+        ["abc", "1"],
+        ["1"],
+        ["1", "2", "3"],
+        ["nan", "1"],
+        ["inf", "1"],
+        ["", "1"],
+        [],
         ["1", "--bogus"],
     ],
 )
@@ -135,6 +141,8 @@ def test_the_adder_imports_nothing_heavy() -> None:
 def test_python_dash_m_is_the_same_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sampleproject", "45", "46"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, "91\n", "")

@@ -52,11 +52,18 @@ def test_the_training_layer_copies_every_module_training_imports() -> None:
     # The image trains in a layer of its own from a list of files. A module that training
     # imports and that list misses would fail the image build; this says which, at once.
     imported = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, sampleproject.cli, sampleproject.commands.train, sampleproject.training.job;"
-         "print(*(m.__file__ for n, m in sys.modules.items() if n.startswith('sampleproject')))"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, sampleproject.cli, sampleproject.commands.train;"
+            "import sampleproject.training.job;"
+            "print(*(m.__file__ for n, m in sys.modules.items() if n.startswith('sampleproject')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     sources = _training_layer_sources()
     assert "sampleproject/data/" in sources
     assert "sampleproject/config/" in sources
@@ -181,9 +188,13 @@ def _check(image: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``python -m tools.container.check --image IMAGE`` with podman; output captured."""
     return subprocess.run(
         [sys.executable, "-m", "tools.container.check", "--image", image],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
         env={**os.environ, "CONTAINER_ENGINE": "podman", **env},
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.slow
@@ -210,9 +221,16 @@ def test_the_image_builds_and_passes_the_check_on_debian_13_with_python_3_13(
     monkeypatch.setenv("BASE_IMAGE", base)  # made from Debian 13 when missing
     build_image(podman, image)
     version = podman.run(
-        "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "--version",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "python3",
+        image,
+        "--version",
         capture=True,
-    ).stdout  # fmt: skip
+    ).stdout
     assert version.startswith("Python 3.13."), version
     result = _check(image, {})
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

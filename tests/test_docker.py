@@ -31,9 +31,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.container, pytest.mark.docker]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # What a site without a registry adds to the README's build command (README, "Options").
 REGISTRY_LESS = (
-    "--build-arg", f"BASE_IMAGE={engine.LOCAL_BASE}",
-    "--secret", f"id=ca,src={engine.CA_BUNDLE}",
-)  # fmt: skip
+    "--build-arg",
+    f"BASE_IMAGE={engine.LOCAL_BASE}",
+    "--secret",
+    f"id=ca,src={engine.CA_BUNDLE}",
+)
 HEALTHY_SECONDS = 120.0  # the HEALTHCHECK's first probe runs 30 s after the start
 STOP_SECONDS = 5.0  # the issue's bound for `docker stop` (SIGTERM, then a graceful exit)
 
@@ -50,9 +52,14 @@ class Docker:
     ) -> subprocess.CompletedProcess[str]:
         """``docker ARGS`` as a user types it, against the private daemon."""
         result = subprocess.run(
-            [self.client, *args], cwd=cwd, capture_output=True, text=True, check=False,
-            env={**os.environ, "DOCKER_HOST": self.daemon.host}, timeout=timeout,
-        )  # fmt: skip
+            [self.client, *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "DOCKER_HOST": self.daemon.host},
+            timeout=timeout,
+        )
         if must_pass and result.returncode:
             pytest.fail(f"docker {' '.join(args)}: {result.returncode}\n{result.stderr[-3000:]}")
         return result
@@ -90,20 +97,25 @@ def _load_base_image(docker: Docker) -> None:
     podman = engine.podman() if shutil.which("podman") else None
     if podman and podman.has_image(engine.LOCAL_BASE):
         with subprocess.Popen(
-            ["podman", "save", engine.LOCAL_BASE], stdout=subprocess.PIPE,
+            ["podman", "save", engine.LOCAL_BASE],
+            stdout=subprocess.PIPE,
             env={**os.environ, **podman.env},
-        ) as saved:  # fmt: skip
+        ) as saved:
             loaded = subprocess.run(
-                [docker.client, "load"], stdin=saved.stdout, capture_output=True, check=False,
+                [docker.client, "load"],
+                stdin=saved.stdout,
+                capture_output=True,
+                check=False,
                 env={**os.environ, "DOCKER_HOST": docker.daemon.host},
-            )  # fmt: skip
+            )
         assert saved.returncode == 0, saved.stderr
         assert loaded.returncode == 0, loaded.stderr
         return
     subprocess.run(
         [str(ROOT / "tools/container/make-base-image.sh"), docker.client, engine.LOCAL_BASE],
-        env={**os.environ, "DOCKER_HOST": docker.daemon.host}, check=True,
-    )  # fmt: skip
+        env={**os.environ, "DOCKER_HOST": docker.daemon.host},
+        check=True,
+    )
 
 
 def test_the_tooling_picks_a_docker_client_that_builds_with_buildkit(docker: Docker) -> None:
@@ -187,10 +199,18 @@ def test_serve_answers_on_the_published_port_turns_healthy_and_stops_within_5_s(
 def test_the_image_passes_the_real_check_with_docker(docker: Docker, image: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.container.check", "--image", image],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=900,
-        env={**os.environ, "CONTAINER_ENGINE": "docker", "DOCKER_HOST": docker.daemon.host,
-             "DOCKER_CLIENT": docker.client},
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={
+            **os.environ,
+            "CONTAINER_ENGINE": "docker",
+            "DOCKER_HOST": docker.daemon.host,
+            "DOCKER_CLIENT": docker.client,
+        },
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "Checking image pyapp with docker" in result.stdout
 

@@ -34,9 +34,11 @@ def _shipped_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(
-    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None = None,
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    stdin: str | None = None,
     monkeypatch: pytest.MonkeyPatch | None = None,
-) -> tuple[int, str, str]:  # fmt: skip
+) -> tuple[int, str, str]:
     """``sampleproject drift ARGS`` in-process: (exit status, stdout, stderr)."""
     if stdin is not None:
         assert monkeypatch is not None
@@ -296,9 +298,12 @@ def test_an_unreachable_metrics_url_is_a_usage_error(capsys: pytest.CaptureFixtu
     ],
 )
 def test_bad_arguments_are_one_line_usage_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    args: list[str], message: str,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "animals.txt").write_text("x\n", encoding="utf-8")
     status, out, err = run(args, capsys)

@@ -46,8 +46,10 @@ def _rendered(overlay: str) -> str:
     kubectl = require_tool("kubectl")
     return subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def find(resources: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -71,20 +73,31 @@ def test_every_overlay_renders_and_passes_strict_validation(version: str, tmp_pa
         manifests[-1].write_text(_rendered(overlay), encoding="utf-8")
     result = subprocess.run(
         [validate, "--strict", "--quiet", "--kubernetes-version", version, *map(str, manifests)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_overlay_has_the_serve_stack_and_the_mlflow_stack(overlay: str) -> None:
     resources = render(overlay)
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-                 "NetworkPolicy"):  # fmt: skip
+    for kind in (
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    ):
         find(resources, kind, SERVE)
-    for kind, name in [("Deployment", "mlflow"), ("Service", "mlflow"),
-                       ("StatefulSet", "mlflow-db"), ("StatefulSet", "minio"),
-                       ("Job", "mlflow-create-bucket")]:  # fmt: skip
+    for kind, name in [
+        ("Deployment", "mlflow"),
+        ("Service", "mlflow"),
+        ("StatefulSet", "mlflow-db"),
+        ("StatefulSet", "minio"),
+        ("Job", "mlflow-create-bucket"),
+    ]:
         find(resources, kind, name)
     namespaces = {r["metadata"].get("namespace") for r in resources if r["kind"] != "Namespace"}
     assert len(namespaces) == 1

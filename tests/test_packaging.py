@@ -64,12 +64,23 @@ def test_the_sdist_holds_what_manifest_promises(tmp_path: Path) -> None:
     with tarfile.open(sdist) as archive:
         members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     promised = {
-        "setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "requirements.txt",
-        "constraints.txt", "Makefile", "Dockerfile", "sonar-project.properties",
-        "scripts/pyapp-entrypoint", "scripts/pyapp-healthcheck", "sampleproject/data/zoo.data",
-        "sampleproject/model/zoo.onnx", "sampleproject/model/zoo.json",
+        "setup.py",
+        "pyproject.toml",
+        "MANIFEST.in",
+        "README.md",
+        "LICENSE",
+        "requirements.txt",
+        "constraints.txt",
+        "Makefile",
+        "Dockerfile",
+        "sonar-project.properties",
+        "scripts/pyapp-entrypoint",
+        "scripts/pyapp-healthcheck",
+        "sampleproject/data/zoo.data",
+        "sampleproject/model/zoo.onnx",
+        "sampleproject/model/zoo.json",
         "sampleproject/config/train.toml",
-    }  # fmt: skip
+    }
     assert not promised - members
     assert not [name for name in members if name.startswith(("tests/", "reports/", "tools/"))]
 
@@ -83,9 +94,7 @@ def in_env(bin_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """Run a command as a user of that environment would: its bin/ first on PATH."""
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     env.pop("VIRTUAL_ENV", None)
-    return subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd="/", check=False
-    )
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd="/", check=False)
 
 
 def test_the_installed_wheel_works_from_path(runtime_env: Path) -> None:
@@ -111,10 +120,17 @@ def test_the_runtime_install_has_no_training_stack(runtime_env: Path) -> None:
 
 def test_setup_py_still_answers_the_seed_commands() -> None:
     def setup_py(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "setup.py", *args], cwd=ROOT, capture_output=True, text=True,
-            check=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        return (
+            subprocess.run(
+                [sys.executable, "setup.py", *args],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
     assert setup_py("--name") == "sampleproject"
     assert setup_py("--version") == __version__
@@ -125,7 +141,9 @@ def test_the_seeds_setup_py_bdist_wheel_still_builds(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     subprocess.run(
         [sys.executable, "setup.py", "--quiet", "bdist_wheel", "--dist-dir", str(tmp_path / "d")],
-        cwd=project, capture_output=True, check=True,
-    )  # fmt: skip
+        cwd=project,
+        capture_output=True,
+        check=True,
+    )
     (built,) = (tmp_path / "d").glob("*.whl")
     assert not SHIPPED - names(built)

@@ -81,9 +81,11 @@ def test_coverage_is_cobertura_with_relative_paths(reports: dict[str, Path]) -> 
     names = [Path(cls.get("filename", "")) for cls in root.iter("class")]
     assert not [name for name in names if name.is_absolute()]
     resolved = {
-        (source / name).as_posix() for name in names for source in sources
+        (source / name).as_posix()
+        for name in names
+        for source in sources
         if (ROOT / source / name).is_file()
-    }  # fmt: skip
+    }
     assert len(resolved) == len(set(names))  # every file found, under one source
     assert "sampleproject/cli.py" in resolved
 
@@ -133,17 +135,33 @@ def test_findings_are_written_in_the_formats_sonarqube_parses(tmp_path: Path) ->
     assert results
     assert all(BANDIT_KEYS <= result.keys() for result in results)
 
-    tool("ruff", "check", "--isolated", "--output-format", "json", "--output-file", "ruff.json",
-         "bad.py")  # fmt: skip
+    tool(
+        "ruff",
+        "check",
+        "--isolated",
+        "--output-format",
+        "json",
+        "--output-file",
+        "ruff.json",
+        "bad.py",
+    )
     findings = json.loads((tmp_path / "ruff.json").read_text())
     assert findings
     assert all(RUFF_KEYS <= finding.keys() for finding in findings)
 
     result = subprocess.run(
-        [str(bin_dir / "mypy"), "--no-pretty", "--show-column-numbers", "--show-error-codes",
-         "bad.py"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(bin_dir / "mypy"),
+            "--no-pretty",
+            "--show-column-numbers",
+            "--show-error-codes",
+            "bad.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = result.stdout.splitlines()[:-1]
     assert lines
     assert all(MYPY_LINE.match(line) for line in lines), lines

@@ -56,9 +56,11 @@ def animals_jsonl() -> str:
 
 
 def run(
-    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | bytes | None = None,
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    stdin: str | bytes | None = None,
     monkeypatch: pytest.MonkeyPatch | None = None,
-) -> tuple[int, str, str]:  # fmt: skip
+) -> tuple[int, str, str]:
     """``sampleproject predict ARGS`` in-process: (exit status, stdout, stderr)."""
     if stdin is not None:
         assert monkeypatch is not None
@@ -170,8 +172,12 @@ def test_a_jsonl_file_is_predicted_to_jsonl(
     assert len(records) == len(data_rows())
     assert agreement({r["animal_name"]: r["class_name"] for r in records}) > 0.9
     assert set(records[0]) == {
-        "animal_name", "class_code", "class_name", "probability", "probabilities",
-    }  # fmt: skip
+        "animal_name",
+        "class_code",
+        "class_name",
+        "probability",
+        "probabilities",
+    }
 
 
 def test_formats_convert_both_ways_and_agree(
@@ -252,12 +258,21 @@ GOOD = ",".join(data_rows()[0][:-1])
         ("a.csv", HEADER.replace(",legs", "") + "\n", "line 1: missing column(s) legs"),
         ("a.csv", HEADER + ",hair\n", "line 1: column 'hair' appears twice"),
         ("a.csv", f"{HEADER}\n{GOOD}\n{GOOD},1\n", "line 3: expected 17 fields"),
-        ("a.csv", f"{HEADER}\n{GOOD}\n{GOOD.replace(',4,', ',3,')}\n",
-         "line 3, column legs: legs must be one of 0, 2, 4, 5, 6, 8 (got '3')"),
-        ("a.csv", f"{HEADER}\n{GOOD.replace('aardvark,1', 'aardvark,2')}\n",
-         "line 2, column hair: Input should be less than or equal to 1"),
-        ("a.csv", f"{HEADER}\n{GOOD.replace('aardvark,1', 'aardvark,')}\n",
-         "line 2, column hair: Input should be a valid integer"),
+        (
+            "a.csv",
+            f"{HEADER}\n{GOOD}\n{GOOD.replace(',4,', ',3,')}\n",
+            "line 3, column legs: legs must be one of 0, 2, 4, 5, 6, 8 (got '3')",
+        ),
+        (
+            "a.csv",
+            f"{HEADER}\n{GOOD.replace('aardvark,1', 'aardvark,2')}\n",
+            "line 2, column hair: Input should be less than or equal to 1",
+        ),
+        (
+            "a.csv",
+            f"{HEADER}\n{GOOD.replace('aardvark,1', 'aardvark,')}\n",
+            "line 2, column hair: Input should be a valid integer",
+        ),
         ("a.csv", f'{HEADER}\n"aardvark{GOOD[8:]}\n', "line 2: malformed CSV"),
         ("a.jsonl", '{"legs": 4}\n{"legs": 4,\n', "a.jsonl line 2: invalid JSON"),
         ("a.jsonl", '{"legs": 4}\n[1, 2]\n', "line 2: expected a JSON object, found list"),
@@ -265,7 +280,7 @@ GOOD = ",".join(data_rows()[0][:-1])
         ("a.jsonl", '\n{"hair": 1}\n', "line 2, column legs: missing value"),
         ("a.jsonl", '{"legs": 4, "animal_name": 7}\n', "line 1, column animal_name"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_its_line_exits_2_and_writes_no_output(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, content: str, message: str
 ) -> None:
@@ -338,9 +353,11 @@ def damaged_model_fixture(tmp_path: Path, request: pytest.FixtureRequest) -> Pat
 
 @pytest.mark.parametrize("damaged_model", ["tampered", "truncated"], indirect=True)
 def test_a_damaged_model_is_refused_in_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, damaged_model: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    damaged_model: Path,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     status, out, err = run(["--legs", "4", "--model-dir", str(damaged_model)], capsys)
     assert (status, out) == (1, "")
     assert "does not match the SHA-256" in err
@@ -368,8 +385,12 @@ def test_verbose_logs_the_count(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 def test_the_command_predicts_from_a_pipe(tmp_path: Path) -> None:
     done = subprocess.run(
         [str(BIN / "sampleproject"), "predict", "-", "--output", str(tmp_path / "p.jsonl")],
-        input=animals_csv(), capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        input=animals_csv(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     records = (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()
     assert agreement({r["animal_name"]: r["class_name"] for r in map(json.loads, records)}) > 0.9
@@ -380,8 +401,11 @@ def test_the_command_refuses_bad_input_with_status_2(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text(f"{HEADER}\n{GOOD.replace(',4,', ',7,')}\n", encoding="utf-8")
     done = subprocess.run(
         [str(BIN / "sampleproject"), "predict", str(tmp_path / "a.csv"), "-o", str(tmp_path / "p")],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr == (
         f"sampleproject: error: {tmp_path / 'a.csv'} line 2, column legs: "

@@ -34,8 +34,10 @@ def tiny_disk_fixture(tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     mounted = subprocess.run(
         [mount, "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     require(mounted.returncode == 0, f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield folder
@@ -48,8 +50,11 @@ def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk
     source.write_text(many_animals(20_000), encoding="utf-8")  # about 600 KB of predictions
     result = subprocess.run(
         [*PREDICT, str(source), "-o", str(tiny_disk / "predictions.csv")],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr == (
         f"sampleproject: error: cannot write {tiny_disk / 'predictions.csv'}: "
@@ -67,8 +72,10 @@ def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
     text = many_animals(50_000).encode()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [*PREDICT, "-", "-o", str(out / "predictions.csv")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdin is not None
     # Half the input: the process has chunks predicted and written, and waits for more.
     process.stdin.write(text[: len(text) // 2])

@@ -17,9 +17,13 @@ TRAINING_STACK = {"scikit-learn", "skl2onnx", "mlflow", "matplotlib", "pandas", 
 def run(bin_dir: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the program ``args[0]`` of ``bin_dir`` with the other arguments."""
     return subprocess.run(
-        [str(bin_dir / args[0]), *args[1:]], capture_output=True, text=True, check=False,
-        timeout=300, cwd=cwd,
-    )  # fmt: skip
+        [str(bin_dir / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 def test_the_fresh_install_predicts_with_onnx_runtime_only(
@@ -31,8 +35,17 @@ def test_the_fresh_install_predicts_with_onnx_runtime_only(
     assert {"onnxruntime", "numpy"} <= installed
 
     # Run from an empty folder, so that the checkout cannot be imported by accident.
-    done = run(runtime_env, "sampleproject", "predict", "--hair", "--milk", "--legs", "4",
-               "--tail", cwd=tmp_path)  # fmt: skip
+    done = run(
+        runtime_env,
+        "sampleproject",
+        "predict",
+        "--hair",
+        "--milk",
+        "--legs",
+        "4",
+        "--tail",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     name, probability = done.stdout.split()
     assert name == "mammal"

@@ -172,10 +172,15 @@ def test_a_real_prometheus_scrapes_serve_and_evaluates_the_rules(
     log = tmp_path / "prometheus.log"
     with log.open("wb") as output:
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
 
         def value(expression: str) -> float:
@@ -199,10 +204,12 @@ def test_a_real_prometheus_scrapes_serve_and_evaluates_the_rules(
         # ">= 0" leaves out NaN, the PSI while rate() has seen no increase yet.
         in_prometheus = value('sampleproject:input_psi:rate1h{feature="legs"} >= 0')
         command = subprocess.run(
-            [str(BIN / "sampleproject"), "drift", "--json",
-             "--metrics", served.url("/metrics")],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+            [str(BIN / "sampleproject"), "drift", "--json", "--metrics", served.url("/metrics")],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
         assert command.returncode == 1, command.stderr  # only aardvarks: drift
         assert json.loads(command.stdout)["psi"]["legs"] == pytest.approx(in_prometheus, abs=1e-3)
         groups = api(port, "rules")["groups"]

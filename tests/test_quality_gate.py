@@ -21,6 +21,7 @@ def write_reports(
     pylint_errors: int = 0,
     bandit_severity: str = "LOW",
     ruff: list[dict[str, object]] | None = None,
+    unformatted: tuple[str, ...] = (),
     mypy: str = GOOD_MYPY,
 ) -> Path:
     """A full set of reports in the tools' own formats, passing unless told otherwise."""
@@ -40,6 +41,9 @@ def write_reports(
     bandit = {"results": [{"issue_severity": bandit_severity, "test_id": "B101"}], "errors": []}
     (folder / "bandit.json").write_text(json.dumps(bandit), encoding="utf-8")
     (folder / "ruff.json").write_text(json.dumps(ruff or []), encoding="utf-8")
+    verdict = "".join(f"Would reformat: {name}\n" for name in unformatted)
+    verdict += f"{len(unformatted)} files would be reformatted, 9 files already formatted\n"
+    (folder / "ruff-format.txt").write_text(verdict, encoding="utf-8")
     (folder / "mypy.txt").write_text(mypy, encoding="utf-8")
     return folder
 
@@ -63,6 +67,7 @@ def test_clean_reports_pass_and_the_table_is_kept(tmp_path: Path) -> None:
         ({"pylint_errors": 1}, "pylint"),
         ({"bandit_severity": "MEDIUM"}, "bandit"),
         ({"ruff": [{"code": "F401"}]}, "ruff"),
+        ({"unformatted": ("a.py",)}, "ruff format"),
         ({"mypy": "a.py:3:1: error: Name 'x' is not defined  [name-defined]\n"}, "mypy"),
         ({"mypy": ""}, "mypy"),
     ],

@@ -22,11 +22,25 @@ from sampleproject.serving.settings import ServeSettings
 from tests.conftest import require
 
 AARDVARK = {
-    "hair": 1, "milk": 1, "predator": 1, "toothed": 1, "backbone": 1, "breathes": 1,
-    "legs": 4, "catsize": 1,
-}  # fmt: skip
-CHICKEN = {"feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2,
-           "tail": 1, "domestic": 1}  # fmt: skip
+    "hair": 1,
+    "milk": 1,
+    "predator": 1,
+    "toothed": 1,
+    "backbone": 1,
+    "breathes": 1,
+    "legs": 4,
+    "catsize": 1,
+}
+CHICKEN = {
+    "feathers": 1,
+    "eggs": 1,
+    "airborne": 1,
+    "backbone": 1,
+    "breathes": 1,
+    "legs": 2,
+    "tail": 1,
+    "domestic": 1,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -128,12 +142,18 @@ def test_metrics_count_requests_latencies_and_classes(client: TestClient) -> Non
     post(client, {"legs": 3})
     after = samples()
     mammal = ("sampleproject_predictions_total", (("class_name", "mammal"),))
-    ok = ("sampleproject_http_requests_total",
-          (("method", "POST"), ("path", "/predict"), ("status", "200")))  # fmt: skip
-    rejected = ("sampleproject_http_requests_total",
-                (("method", "POST"), ("path", "/predict"), ("status", "422")))  # fmt: skip
-    timed = ("sampleproject_http_request_duration_seconds_count",
-             (("method", "POST"), ("path", "/predict")))  # fmt: skip
+    ok = (
+        "sampleproject_http_requests_total",
+        (("method", "POST"), ("path", "/predict"), ("status", "200")),
+    )
+    rejected = (
+        "sampleproject_http_requests_total",
+        (("method", "POST"), ("path", "/predict"), ("status", "422")),
+    )
+    timed = (
+        "sampleproject_http_request_duration_seconds_count",
+        (("method", "POST"), ("path", "/predict")),
+    )
     assert after[mammal] - before.get(mammal, 0) == 2
     assert after[ok] - before.get(ok, 0) == 1
     assert after[rejected] - before.get(rejected, 0) == 1
@@ -253,8 +273,9 @@ def test_a_body_over_the_limit_gets_413_with_or_without_content_length(
     big = json.dumps([AARDVARK] * 200).encode()  # over the fixture's 4096 bytes
     response = client.post("/predict", content=big, headers={"content-type": "application/json"})
     assert (response.status_code, response.json()["error"]) == (
-        413, "request body larger than 4096 bytes",
-    )  # fmt: skip
+        413,
+        "request body larger than 4096 bytes",
+    )
 
     def chunks() -> Iterator[bytes]:  # a generator: sent chunked, without Content-Length
         for start in range(0, len(big), 1000):
@@ -309,8 +330,9 @@ def test_a_model_that_fails_to_load_keeps_the_server_unready() -> None:
         response = client.get("/ready")
         assert response.status_code == 503
         assert response.json() == {
-            "status": "failed", "error": "model zoo.onnx does not match the SHA-256",
-        }  # fmt: skip
+            "status": "failed",
+            "error": "model zoo.onnx does not match the SHA-256",
+        }
 
 
 def test_an_unexpected_failure_is_a_json_500_without_details() -> None:
@@ -360,9 +382,11 @@ def test_a_reload_swaps_the_model_and_a_refused_one_keeps_the_old() -> None:
         reload = client.app.state.model.load
         assert client.portal.call(reload) is True
         assert client.get("/ready").json() == {
-            "status": "ready", "model_sha256": predictor.metadata.model_sha256,
-            "model_version": "2", "model_source": source,
-        }  # fmt: skip
+            "status": "ready",
+            "model_sha256": predictor.metadata.model_sha256,
+            "model_version": "2",
+            "model_source": source,
+        }
         assert client.portal.call(reload) is False
         response = client.get("/ready")
         assert response.status_code == 200  # the old model serves on
@@ -446,9 +470,13 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     ],
 )
 def test_serve_refuses_bad_settings(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    args: list[str], env: dict[str, str], status: int, message: str,
-) -> None:  # fmt: skip
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["serve", *args]) == status

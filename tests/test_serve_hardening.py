@@ -137,8 +137,11 @@ def test_whatever_reads_a_tampered_model_again_refuses_it(tmp_path: Path) -> Non
     ):
         result = subprocess.run(
             [str(BIN / "sampleproject"), *command],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
         assert result.returncode != 0
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr

@@ -57,9 +57,11 @@ class Server:
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """POST ``body`` to /predict as JSON: (status, body), errors included."""
         request = urllib.request.Request(  # noqa: S310 (a fixed loopback URL)
-            self.url("/predict"), data=body, method="POST",
+            self.url("/predict"),
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json", **(headers or {})},
-        )  # fmt: skip
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
                 return response.status, response.read()
@@ -134,8 +136,9 @@ def test_health_ready_predict_and_metrics_over_http(server: Server, tmp_path: Pa
     # The container's health probe checks the same server, found by $SAMPLEPROJECT_PORT.
     probe = subprocess.run(
         [str(BIN / "python"), str(ROOT / "scripts" / "pyapp-healthcheck")],
-        env={**os.environ, "SAMPLEPROJECT_PORT": str(server.port)}, check=False,
-    )  # fmt: skip
+        env={**os.environ, "SAMPLEPROJECT_PORT": str(server.port)},
+        check=False,
+    )
     assert probe.returncode == 0
     # Logs, the access log included, go to stderr; stdout stays empty.
     assert stop(server) == 0
@@ -152,9 +155,12 @@ def test_a_large_body_gets_413_with_or_without_content_length(server: Server) ->
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     chunks = (big[start : start + 1024] for start in range(0, len(big), 1024))
     connection.request(
-        "POST", "/predict", body=chunks, headers={"Content-Type": "application/json"},
+        "POST",
+        "/predict",
+        body=chunks,
+        headers={"Content-Type": "application/json"},
         encode_chunked=True,
-    )  # fmt: skip
+    )
     response = connection.getresponse()
     assert response.status == 413
     assert json.loads(response.read())["error"].startswith("request body larger")

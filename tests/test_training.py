@@ -206,11 +206,14 @@ def test_the_export_is_the_same_in_every_process() -> None:
     data = Path(__file__).parent.parent / "sampleproject" / "data" / "zoo.data"
     digests = {
         subprocess.run(
-            [sys.executable, "-c", code, str(data)], env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code, str(data)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for seed in ("0", "1")  # two salts that ordered skl2onnx's opsets differently
-    }  # fmt: skip
+    }
     assert len(digests) == 1
 
 
@@ -292,8 +295,13 @@ def test_a_value_that_no_row_takes_is_counted_as_zero(dataset: Dataset) -> None:
     features["legs"] = 4
     distribution = metadata.training_distribution(features, dataset.labels)
     assert distribution["features"]["legs"] == {
-        "0": 0, "2": 0, "4": len(dataset), "5": 0, "6": 0, "8": 0,
-    }  # fmt: skip
+        "0": 0,
+        "2": 0,
+        "4": len(dataset),
+        "5": 0,
+        "6": 0,
+        "8": 0,
+    }
 
 
 def test_the_metadata_text_is_stable_json(onnx_bytes: bytes) -> None:

@@ -81,6 +81,16 @@ def check_ruff(reports: Path) -> Result:
     return Result("ruff", f"{len(findings)} findings", not findings)
 
 
+def check_format(reports: Path) -> Result:
+    """Every file as ``ruff format`` writes it; ruff said so itself (its summary line)."""
+    text = (reports / "ruff-format.txt").read_text(encoding="utf-8")
+    unformatted = re.findall(r"^Would reformat: (.+)$", text, re.MULTILINE)
+    summary = re.search(r"files? (already formatted|would be reformatted)", text)
+    return Result(
+        "ruff format", f"{len(unformatted)} files to reformat", bool(summary) and not unformatted
+    )
+
+
 def check_mypy(reports: Path) -> Result:
     """No mypy message, and mypy said so itself (an empty report could mean it crashed)."""
     text = (reports / "mypy.txt").read_text(encoding="utf-8")
@@ -102,8 +112,14 @@ def check_model(metadata_path: Path) -> list[Result]:
 
 
 CHECKS: tuple[Callable[[Path], Result], ...] = (
-    check_tests, check_coverage, check_pylint, check_bandit, check_ruff, check_mypy,
-)  # fmt: skip
+    check_tests,
+    check_coverage,
+    check_pylint,
+    check_bandit,
+    check_ruff,
+    check_format,
+    check_mypy,
+)
 
 
 def run_checks(reports: Path, model_metadata: Path | None) -> list[Result]:

@@ -30,9 +30,7 @@ PREDICTIONS = "sampleproject_predictions_total"
 TIMEOUT_SECONDS = 10
 
 
-def observe_file(
-    lines: Iterable[str], source: str, fmt: Format, predictor: Predictor
-) -> Observed:
+def observe_file(lines: Iterable[str], source: str, fmt: Format, predictor: Predictor) -> Observed:
     """Count the feature values and the predicted classes of the animals in ``lines``."""
     values = np.zeros(len(SLOTS), dtype=np.int64)
     classes = np.zeros(max(predictor.class_codes) + 1, dtype=np.int64)

@@ -11,8 +11,14 @@ from sampleproject import schema
 # Examples for the interactive docs: a mammal and a bird.
 EXAMPLE_ANIMAL = {"hair": 1, "milk": 1, "legs": 4, "tail": 1, "predator": 1, "catsize": 1}
 EXAMPLE_BIRD = {
-    "feathers": 1, "eggs": 1, "airborne": 1, "backbone": 1, "breathes": 1, "legs": 2, "tail": 1,
-}  # fmt: skip
+    "feathers": 1,
+    "eggs": 1,
+    "airborne": 1,
+    "backbone": 1,
+    "breathes": 1,
+    "legs": 2,
+    "tail": 1,
+}
 
 
 class Animal(schema.Animal):

@@ -65,9 +65,18 @@ class Checker:
         """``run --rm`` the image, locked down and offline, with ``args``."""
         options = ["--entrypoint", entrypoint] if entrypoint else []
         return self.engine.run(
-            "run", "--rm", "--network", "none", *LOCKED, *options, self.image, *args,
-            check=False, capture=True, timeout=120,
-        )  # fmt: skip
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            *LOCKED,
+            *options,
+            self.image,
+            *args,
+            check=False,
+            capture=True,
+            timeout=120,
+        )
 
     # --- one-shot commands ------------------------------------------------------------
 
@@ -156,8 +165,9 @@ class Checker:
         else:
             network = ["--publish", f"127.0.0.1:{port}:8000"]
             serve = ["serve"]
-        self.engine.run("run", "--detach", "--name", name, *LOCKED, *network, self.image, *serve,
-                        capture=True)  # fmt: skip
+        self.engine.run(
+            "run", "--detach", "--name", name, *LOCKED, *network, self.image, *serve, capture=True
+        )
         try:
             yield name, f"http://127.0.0.1:{port}"
         finally:

@@ -140,8 +140,11 @@ def start(state: Path, data_root: Path, client: str = "docker") -> Daemon:
         # The daemon outlives this call (stop() ends it by its pid file): no `with`.
         process = subprocess.Popen(  # pylint: disable=consider-using-with
             [dockerd, "--config-file", str(state / "daemon.json")],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     daemon = replace(daemon, process=process)
     deadline = time.monotonic() + START_SECONDS
     env = {**os.environ, "DOCKER_HOST": daemon.host}

@@ -165,8 +165,10 @@ def _has_buildx(client: str) -> bool:
 def _client_version(client: str) -> str:
     probe = subprocess.run(
         [client, "version", "--format", "{{.Client.Version}}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return probe.stdout.strip() or "version unknown"
 
 
