@@ -87,6 +87,17 @@ def _requests() -> Iterator[tuple[str, str, dict[str, str], bytes]]:
         "a byte order mark": b'\xef\xbb\xbf{"legs": 4}',
         "invalid UTF-8": b'{"legs": 4, "\xff": 1}',
         "deep nesting": b"[" * 300 + b"]" * 300,
+        "nesting past the recursion limit": b"[" * 2000 + b"]" * 2000,
+        "a leading zero": b'{"legs": 04}',
+        "a negative zero": b'{"hair": -0, "legs": 4}',
+        "nearly four legs": b'{"legs": 4.0000000000000001}',
+        "a lone surrogate": b'{"legs": 4, "\\ud800": 1}',
+        "a control character": b'{"legs": 4, "a\tb": 1}',
+        "an escaped field name": b'{"\\u006cegs": 4}',
+        "a comment": b'{"legs": 4 /* four */}',
+        "a trailing comma": b'{"legs": 4,}',
+        "UTF-16": '{"legs": 4}'.encode("utf-16"),
+        "a NUL byte": b'{"legs": 4}\x00',
     }
     for name, body in raw.items():
         yield name, "POST", JSON, body
@@ -101,6 +112,10 @@ def _requests() -> Iterator[tuple[str, str, dict[str, str], bytes]]:
     for name, media_type in media_types.items():
         yield name, "POST", {"content-type": media_type}, one
     yield "without a content type", "POST", {}, one
+    yield "broken, without a content type", "POST", {}, b'{"legs": 4'
+    yield "broken, as text/plain", "POST", {"content-type": "text/plain"}, b'{"legs": 4'
+    yield "as text/vnd.zoo+json", "POST", {"content-type": "text/vnd.zoo+json"}, one
+    yield "with a bad content type", "POST", {"content-type": ";;;"}, one
     yield "over the size limit", "POST", JSON, json.dumps([MOLE] * 60).encode()
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         yield f"{method} /predict", method, JSON, one if method != "GET" else b""
