@@ -30,6 +30,10 @@ RUNTIME_REQUIRES = [
     "pydantic-settings>=2.3",  # serve's settings: flags, environment, defaults, validated
     "fastapi>=0.110",
     "uvicorn>=0.29",
+    # uvicorn's fast HTTP parser and event loop (what its [standard] extra adds for speed,
+    # without its reload and websocket parts); uvicorn picks them up when they are installed.
+    "httptools>=0.6",
+    "uvloop>=0.19; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
     "prometheus-client>=0.20",
 ]
 

@@ -120,7 +120,9 @@ def test_rounded_probabilities_are_plain_decimals(predictor: Predictor) -> None:
     predictions = predictor.predict([labelled_rows()[0].as_row()])
     for value in predictions.rounded_probabilities(2)[0].tolist():
         assert value == round(value, 2)
-    assert predictions.rounded_probability(3)[0] == round(float(predictions.probability[0]), 3)
+    record = predictor.records(predictions)[0]
+    assert record["probability"] == round(float(predictions.probability[0]), 6)
+    assert record["probabilities"][record["class_name"]] == record["probability"]
 
 
 # --- where the model comes from ----------------------------------------------------------

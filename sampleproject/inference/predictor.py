@@ -32,11 +32,6 @@ class Predictions:
         return len(self.codes)
 
     # float32 0.62 is 0.6200000047683716 as a Python float: round in float64 for JSON.
-    def rounded_probability(self, digits: int = 6) -> npt.NDArray[np.float64]:
-        """:attr:`probability` as float64 rounded to ``digits`` decimals (for JSON)."""
-        rounded: npt.NDArray[np.float64] = self.probability.astype(np.float64).round(digits)
-        return rounded
-
     def rounded_probabilities(self, digits: int = 6) -> npt.NDArray[np.float64]:
         """:attr:`probabilities` as float64 rounded to ``digits`` decimals (for JSON)."""
         rounded: npt.NDArray[np.float64] = self.probabilities.astype(np.float64).round(digits)
@@ -88,16 +83,18 @@ class Predictor:
     def records(self, predictions: Predictions) -> list[dict[str, Any]]:
         """One JSON-ready dict per prediction: class code and name, its probability, and
         every class's probability by name (probabilities rounded to 6 decimals)."""
+        names = self.class_names
+        column = self._column_of_code.tolist()
+        # One rounding of the whole array; the chosen class's probability is read from it.
         return [
             {
                 "class_code": code,
                 "class_name": self._names_by_code[code],
-                "probability": probability,
-                "probabilities": dict(zip(self.class_names, row, strict=True)),
+                "probability": row[column[code]],
+                "probabilities": dict(zip(names, row, strict=True)),
             }
-            for code, probability, row in zip(
+            for code, row in zip(
                 predictions.codes.tolist(),
-                predictions.rounded_probability().tolist(),
                 predictions.rounded_probabilities().tolist(),
                 strict=True,
             )

@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sampleproject import __version__, schema
 from sampleproject.inference.predictor import ModelSource
 from sampleproject.serving import routes, schemas
+from sampleproject.serving.direct import DirectPredict
 from sampleproject.serving.errors import add_error_handlers
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import Metrics, MetricsMiddleware
@@ -41,7 +43,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     metrics = Metrics(tuple(schema.CLASS_NAMES.values()))
     model = ServedModel(loader, metrics)
 
-    app = FastAPI(
+    app = ZooAPI(
         title="sampleproject",
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
@@ -50,13 +52,35 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     )
     app.state.model = model
     app.state.metrics = metrics
-    # The last middleware added is the outermost: metrics see every answer, 413s included.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.outer_layers = (
+        # Outermost first: metrics see every answer, 413s included.
+        partial(MetricsMiddleware, metrics=metrics),
+        partial(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        partial(DirectPredict, model=model, metrics=metrics, max_animals=settings.max_animals),
+    )
     add_error_handlers(app)
     app.include_router(routes.operations)
     app.include_router(routes.predictions(settings.max_animals))
     return app
+
+
+class ZooAPI(FastAPI):
+    """FastAPI, behind pure ASGI layers that every request crosses first (``outer_layers``).
+
+    ``add_middleware`` would put them inside FastAPI's own stack (its error, telemetry and
+    exception middleware), which the direct ``/predict`` path has no use for.
+    """
+
+    outer_layers: tuple[Callable[[ASGIApp], ASGIApp], ...] = ()
+    _front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._front is None:  # built on the first call, when the layers are set
+            front: ASGIApp = super().__call__
+            for layer in reversed(self.outer_layers):
+                front = layer(front)
+            self._front = front
+        await self._front(scope, receive, send)
 
 
 def app_from_env() -> FastAPI:

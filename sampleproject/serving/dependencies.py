@@ -1,8 +1,14 @@
-"""What the routes need from a request: its application's model and metrics, a JSON body."""
+"""What the routes need from a request: its application's model and metrics, a JSON body.
+
+All ``async``: FastAPI runs a synchronous dependency in a thread pool, a hop that costs more
+than these functions do.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from sampleproject.inference.predictor import LoadedModel
@@ -10,21 +16,23 @@ from sampleproject.serving.metrics import Metrics
 from sampleproject.serving.model_state import ServedModel
 
 
-def served_model(request: Request) -> ServedModel:
+async def served_model(request: Request) -> ServedModel:
     """The application's model holder (see :func:`sampleproject.serving.app.create_app`)."""
     state: ServedModel = request.app.state.model
     return state
 
 
-def metrics(request: Request) -> Metrics:
+async def metrics(request: Request) -> Metrics:
     """The application's metrics."""
     found: Metrics = request.app.state.metrics
     return found
 
 
-def loaded_model(request: Request) -> LoadedModel:
+async def loaded_model(
+    model: Annotated[ServedModel, Depends(served_model)],
+) -> LoadedModel:
     """The model that answers this request (kept for the whole request, whatever reloads)."""
-    current = served_model(request).current
+    current = model.current
     if current is None:
         raise HTTPException(503, "the model is not loaded yet")
     return current

@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException
 
 logger = logging.getLogger("sampleproject.serving")
 
+INTERNAL_ERROR = "internal error (see the server's log)"
+
 
 def add_error_handlers(app: FastAPI) -> None:
     """Answer validation errors, HTTP errors and unexpected exceptions as :func:`error`."""
@@ -45,7 +47,7 @@ async def _http_error(_request: Request, exc: HTTPException) -> Response:
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error", exc_info=exc)
-    return error(500, "internal error (see the server's log)")
+    return error(500, INTERNAL_ERROR)
 
 
 def error(
@@ -55,7 +57,12 @@ def error(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """An error answer: ``{"error": message, "details": [...]}``."""
-    return JSONResponse({"error": message, "details": details or []}, status, headers=headers)
+    return JSONResponse(error_body(message, details), status, headers=headers)
+
+
+def error_body(message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The body of every error answer (:class:`~sampleproject.serving.schemas.ErrorBody`)."""
+    return {"error": message, "details": details or []}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -8,10 +8,11 @@ JSON error body. (FastAPI's own ``max_body_size`` answers plain text in the firs
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sampleproject.serving.errors import error_body
 
 
 class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
@@ -28,9 +29,9 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = _content_length(scope)
         if declared.isdigit() and int(declared) > self.max_bytes:
-            response = JSONResponse({"error": self._too_large(), "details": []}, 413)
+            response = JSONResponse(error_body(self._too_large()), 413)
             await response(scope, receive, send)
             return
         received = 0
@@ -47,3 +48,11 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+
+def _content_length(scope: Scope) -> bytes:
+    """The Content-Length header's value (b"" without one); ASGI gives names in lower case."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return bytes(value)
+    return b""

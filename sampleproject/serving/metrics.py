@@ -18,8 +18,10 @@ per value it contains (see :mod:`sampleproject.monitoring.counting`).
 
 from __future__ import annotations
 
+import collections
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +38,9 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sampleproject.monitoring.counting import SLOTS, count_values
+
+if TYPE_CHECKING:
+    from sampleproject.inference.predictor import Predictor
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
@@ -62,6 +67,9 @@ class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
             ["method", "path", "status"],
             registry=self.registry,
         )
+        # (method, path, status) -> their request counter and latency histogram; the labels
+        # come from bounded sets (see the module's docstring), and so does this cache.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.latency = Histogram(
             "sampleproject_http_request_duration_seconds",
             "Time to answer an HTTP request, by method and route",
@@ -124,11 +132,24 @@ class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
         for slot, count in zip(hit.tolist(), counts[hit].tolist(), strict=True):
             self._input_slots[slot].inc(count)
 
+    def count_predictions(self, codes: npt.NDArray[np.int64], predictor: Predictor) -> None:
+        """Count a batch's predicted classes (one increment per class present)."""
+        for code, count in collections.Counter(codes.tolist()).items():
+            self.predictions.labels(predictor.name_of(code)).inc(count)
+
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one answered request (a non-standard ``method`` is counted as ``other``)."""
-        method = method if method in STANDARD_METHODS else OTHER_METHOD
-        self.requests.labels(method, path, str(status)).inc()
-        self.latency.labels(method, path).observe(seconds)
+        key = (method, path, status)
+        series = self._request_series.get(key)
+        if series is None:  # looked up by label once per combination, not on every request
+            label = method if method in STANDARD_METHODS else OTHER_METHOD
+            series = (
+                self.requests.labels(label, path, str(status)),
+                self.latency.labels(label, path),
+            )
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format (:data:`CONTENT_TYPE`)."""

@@ -2,9 +2,10 @@
 
 - ``POST /predict`` takes one animal (a JSON object) and answers one prediction, or a list of
   animals (a JSON array) and answers a list, in the same order. One ONNX Runtime call per
-  request, whatever its size.
-- The endpoints are ``async`` and run the model on the event loop: a small batch takes tens
-  of microseconds, less than handing it to a thread pool would.
+  request, whatever its size. Most requests are answered before they reach this route, by
+  :mod:`sampleproject.serving.direct`; the route documents the contract and answers the rest.
+- The endpoints and their dependencies are ``async`` and run on the event loop: a small batch
+  takes tens of microseconds, less than handing it to a thread pool would.
 - The response is built as plain JSON and returned as a ``JSONResponse``, so FastAPI does
   not validate our own output again; ``response_model`` still documents it.
 """
@@ -14,16 +15,15 @@
 
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse, Response
 
-from sampleproject import schema
 from sampleproject.inference.predictor import LoadedModel
 from sampleproject.serving import schemas
 from sampleproject.serving.dependencies import loaded_model, metrics, require_json, served_model
 from sampleproject.serving.metrics import CONTENT_TYPE, Metrics
 from sampleproject.serving.model_state import ServedModel
+from sampleproject.serving.prediction import predict as predict_animals
 
 operations = APIRouter(tags=["operations"])
 
@@ -88,16 +88,6 @@ def predictions(max_animals: int) -> APIRouter:
         Flags are 0 or 1 (``true``/``false`` too) and default to 0; ``legs`` is required.
         The answer has the shape of the question: an object, or an array in the same order.
         """
-        predictor = model.predictor
-        many = isinstance(animals, list)
-        batch: list[schema.Animal] = animals if many else [animals]
-        features = np.array([animal.as_row() for animal in batch], dtype=np.float32)
-        answers = predictor.predict(features)
-        found.count_inputs(features)
-        body = predictor.records(answers)
-        codes, counts = np.unique(answers.codes, return_counts=True)
-        for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
-            found.predictions.labels(predictor.name_of(code)).inc(count)
-        return JSONResponse(body if many else body[0])
+        return JSONResponse(predict_animals(animals, model, found))
 
     return router

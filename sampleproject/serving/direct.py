@@ -1,0 +1,136 @@
+"""``POST /predict`` on a direct path, ahead of FastAPI: a pure ASGI layer.
+
+A profile of the FastAPI route showed its per-request machinery (dependency solving, the
+request and response objects, a thread-pool hop for each synchronous dependency, a dozen
+middleware frames) costing several times the model itself (see the serving profile in the
+documentation's benchmarks page). This layer answers the requests that make up a prediction
+service's traffic in one pass: read the body, parse and validate it in pydantic-core
+(``validate_json``: JSON bytes to checked animals, no intermediate Python objects), run the
+model, count, and send JSON bytes.
+
+Anything else goes on to FastAPI unchanged: other paths and methods, a body not declared as
+``application/json``, an empty body, a body that pydantic-core refuses (it is replayed, so
+FastAPI parses and validates it again and gives its usual message: invalid requests take the
+slower path, valid ones the direct one), and requests while no model is loaded.
+
+The FastAPI route stays the API's documented contract and answers those. Both paths share
+the validation (:func:`schemas.predict_body`) and the prediction
+(:func:`~sampleproject.serving.prediction.predict`); ``tests/test_serve_answers.py`` checks
+that every answer is the one the FastAPI route alone gave.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sampleproject.serving import errors, schemas
+from sampleproject.serving.metrics import Metrics
+from sampleproject.serving.model_state import ServedModel
+from sampleproject.serving.prediction import predict
+
+logger = logging.getLogger("sampleproject.serving")
+
+PATH = "/predict"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class DirectPredict:  # pylint: disable=too-few-public-methods
+    """Pure ASGI middleware: answers ``POST /predict`` itself when it can, else passes it on."""
+
+    # The metrics label the direct answers by this route template, as they label a Starlette
+    # route's answers by ``scope["route"].path``.
+    path = PATH
+
+    def __init__(
+        self, app: ASGIApp, *, model: ServedModel, metrics: Metrics, max_animals: int
+    ) -> None:
+        self.app = app
+        self._model = model
+        self._metrics = metrics
+        self._animals = TypeAdapter[Any](schemas.predict_body(max_animals))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["path"] == PATH
+            and scope["method"] == "POST"
+            and _declared_json(scope)
+            and self._model.current is not None
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self
+        try:
+            body = await _read_body(receive)
+        except HTTPException as refused:  # 413 from the size limit, while the body streams in
+            await _send_json(send, refused.status_code, errors.error_body(str(refused.detail)))
+            return
+        answer = self._answer(body) if body else None  # an empty body: FastAPI's 422
+        if answer is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await _send_json(send, *answer)
+
+    def _answer(self, body: bytes) -> tuple[int, Any] | None:
+        """(status, JSON-ready body), or None for a body FastAPI should parse itself."""
+        model = self._model.current
+        if model is None:  # unloaded since the check: FastAPI answers 503 as usual
+            return None
+        try:
+            animals = self._animals.validate_json(body)
+        except ValidationError:
+            # pydantic-core words some errors differently for JSON input ("Input should be an
+            # object"): FastAPI validates the parsed body again and answers as it always did.
+            return None
+        try:
+            return 200, predict(animals, model, self._metrics)
+        except Exception:  # pylint: disable=broad-exception-caught  # a bug: log it, say 500
+            logger.exception("unexpected error")
+            return 500, errors.error_body(errors.INTERNAL_ERROR)
+
+
+def _declared_json(scope: Scope) -> bool:
+    """True when the Content-Type is ``application/json`` (with parameters or not)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
+    return False
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` again, then whatever the connection says next."""
+    replayed = False
+
+    async def receive_again() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive_again
+
+
+async def _send_json(send: Send, status: int, content: Any) -> None:
+    payload = to_json(content)
+    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
