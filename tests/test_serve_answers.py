@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter, ValidationError
 
+from sampleproject import schema
+from sampleproject.serving import schemas
 from sampleproject.serving.app import create_app
 from sampleproject.serving.settings import ServeSettings
 
@@ -157,6 +160,50 @@ def test_every_request_of_the_corpus_has_a_recorded_answer() -> None:
 @pytest.mark.parametrize("name", sorted(RECORDED))
 def test_the_api_answers_as_recorded(answers: dict[str, Any], name: str) -> None:
     assert answers[name] == RECORDED[name]
+
+
+# Every kind of JSON value, and numbers in and around the features' domains.
+VALUES: tuple[object, ...] = (
+    0,
+    1,
+    2,
+    4,
+    5,
+    8,
+    -1,
+    3,
+    10**30,
+    True,
+    False,
+    1.0,
+    4.0,
+    0.5,
+    "1",
+    None,
+    [],
+    {},
+)
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("field", ["hair", "legs", "wings"])
+def test_the_direct_paths_strict_check_accepts_only_what_the_api_accepts(
+    field: str, value: object
+) -> None:
+    # The direct path answers what its strict check accepts and hands the rest to FastAPI:
+    # anything it accepts, the API's own validation must accept too, with the same features.
+    strict = TypeAdapter[Any](schemas.predict_body(5, schema.Animal))
+    api = TypeAdapter[Any](schemas.predict_body(5))
+    for body in ({"legs": 4} | {field: value}, [MOLE, {"legs": 4} | {field: value}]):
+        text = json.dumps(body)
+        try:
+            accepted = strict.validate_json(text, strict=True)
+        except ValidationError:
+            continue
+        expected = api.validate_json(text)
+        rows = [animal.as_row() for animal in (accepted if isinstance(body, list) else [accepted])]
+        assert rows == [a.as_row() for a in (expected if isinstance(body, list) else [expected])]
+        assert type(value) is int  # JSON integers only: true and 1.0 go to FastAPI
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:

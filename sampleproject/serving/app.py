@@ -40,7 +40,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         # One thread per session: requests are small, and workers scale across cores.
         source = ModelSource(settings.model, settings.model_dir, settings.cache_dir, threads=1)
         loader = source.reload
-    metrics = Metrics(tuple(schema.CLASS_NAMES.values()))
+    metrics = Metrics(schema.CLASS_NAMES)
     model = ServedModel(loader, metrics)
 
     app = ZooAPI(

@@ -29,6 +29,6 @@ def predict(
     predictor = model.predictor
     answers = predictor.predict(features)
     metrics.count_inputs(features)
-    metrics.count_predictions(answers.codes, predictor)
+    metrics.count_predictions(answers.codes)
     body = predictor.records(answers)
     return body if many else body[0]

@@ -53,14 +53,16 @@ def _one_or_many(body: Any) -> str | None:
     return "many" if isinstance(body, list) else None
 
 
-def predict_body(max_animals: int) -> Any:
+def predict_body(max_animals: int, animal: type[schema.Animal] = Animal) -> Any:
     """The body of ``POST /predict``: one animal (an object) or a list of them (an array).
 
-    JSON numbers and booleans only (:class:`Animal`), as the OpenAPI document states.
+    JSON numbers and booleans only (:class:`Animal`), as the OpenAPI document states. The
+    direct path validates with :class:`schema.Animal` in strict mode (see
+    :mod:`sampleproject.serving.direct`).
     """
     return Annotated[
-        Annotated[Animal, Tag("one")]
-        | Annotated[list[Animal], Field(min_length=1, max_length=max_animals), Tag("many")],
+        Annotated[animal, Tag("one")]
+        | Annotated[list[animal], Field(min_length=1, max_length=max_animals), Tag("many")],  # type: ignore[valid-type]
         Discriminator(
             _one_or_many,
             custom_error_type="animals_type",
