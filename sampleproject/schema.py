@@ -7,6 +7,7 @@ a leg count from the data's domain, so a bad row is rejected with the field that
 
 from __future__ import annotations
 
+import operator
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -112,9 +113,13 @@ class Animal(BaseModel):
     domestic: Flag = 0
     catsize: Flag = 0
 
-    def as_row(self) -> list[int]:
+    def as_row(self) -> tuple[int, ...]:
         """The features in model order."""
-        return [getattr(self, name) for name in FEATURES]
+        return _features_of(self)
+
+
+# One C call per animal instead of 16 getattr (half the time of building a batch's array).
+_features_of = operator.attrgetter(*FEATURES)
 
 
 class LabelledAnimal(Animal):

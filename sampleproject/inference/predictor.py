@@ -74,6 +74,7 @@ class Predictor:
         # code -> column of the probabilities output, as an array for a vectorised lookup
         self._column_of_code = np.zeros(max(self.class_codes) + 1, dtype=np.intp)
         self._column_of_code[list(self.class_codes)] = np.arange(len(self.class_codes))
+        self._columns: list[int] = self._column_of_code.tolist()  # the same, for Python code
         self._output_names = [metadata.outputs.label, metadata.outputs.probabilities]
 
     def name_of(self, code: int) -> str:
@@ -84,7 +85,7 @@ class Predictor:
         """One JSON-ready dict per prediction: class code and name, its probability, and
         every class's probability by name (probabilities rounded to 6 decimals)."""
         names = self.class_names
-        column = self._column_of_code.tolist()
+        column = self._columns
         # One rounding of the whole array; the chosen class's probability is read from it.
         return [
             {

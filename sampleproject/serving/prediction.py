@@ -25,7 +25,7 @@ def predict(
     """
     many = isinstance(animals, list)
     batch: list[schema.Animal] = animals if isinstance(animals, list) else [animals]
-    features = np.array([animal.as_row() for animal in batch], dtype=np.float32)
+    features = np.array(list(map(schema.Animal.as_row, batch)), dtype=np.float32)
     predictor = model.predictor
     answers = predictor.predict(features)
     metrics.count_inputs(features)
