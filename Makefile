@@ -204,13 +204,14 @@ bdist_wheel: $(WHEEL) ## build the wheel (dist/*.whl), the model inside
 sdist: $(SDIST) ## build the source distribution (dist/*.tar.gz)
 dist: bdist_wheel sdist ## both distributions
 
-# Byte code is removed from the project's own folders only: a search from `.` would also
-# walk into the environment and into podman's image storage (.container), whose layers hold
-# __pycache__ folders too, and deleting those corrupts the images.
+# What .gitignore lists, but the environments, the MLflow runs and podman's storage
+# (tests/test_not_source.py checks it). Byte code is removed from the project's own folders
+# only: a search from `.` would also walk into the environment and into podman's image storage
+# (.container), whose layers hold __pycache__ folders too, and deleting those corrupts the images.
 clean: ## remove what the pipeline made (not the environment, not the MLflow runs)
-	rm -rf build dist *.egg-info $(REPORTS) $(MODEL_DIR) .coverage .coverage.* .pytest_cache \
-		.mypy_cache .ruff_cache site
-	find $(PACKAGE) tests tools bench -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf build dist dist_* *.egg-info $(REPORTS) $(MODEL_DIR) .coverage .coverage.* \
+		.pytest_cache .mypy_cache .ruff_cache site
+	find $(PACKAGE) scripts tests tools bench -name __pycache__ -prune -exec rm -rf {} +
 
 # ---------------------------------------------------------------------------------------
 # Container image

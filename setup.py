@@ -113,8 +113,9 @@ setup(
         "Typing :: Typed",
     ],
     python_requires=">=3.10",
-    # Every import package except the tests: no src/ directory, so exclude what must not ship.
-    packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*", "tools", "tools.*"]),
+    # The package and its subpackages, named rather than the others excluded: with no src/
+    # directory, tests, tools and bench are import packages too, and a new one must not ship.
+    packages=find_packages(include=["sampleproject", "sampleproject.*"]),
     # Non-Python files inside the package: the data set, the trained model and its metadata,
     # the training configuration and the PEP 561 marker that tells type checkers we are typed.
     package_data={

@@ -30,26 +30,10 @@ if str(ROOT) not in sys.path:  # run as a script: make the project's tools impor
 # pylint: disable=wrong-import-position
 from bench import doc_table  # noqa: E402
 from tools.container import engine as engines  # noqa: E402
+from tools.sources import copy_sources  # noqa: E402
 
 TAG = "pyapp-bench"
 MB = 1_000_000
-# Not copied into the tree used for the rebuild: what .dockerignore keeps out anyway, and big.
-NOT_COPIED = (
-    ".git",
-    ".venv",
-    "venv*",
-    ".container",
-    "build",
-    "dist",
-    "reports",
-    "mlruns",
-    "*.egg-info",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "model",
-)
 
 
 def timed_build(
@@ -119,7 +103,7 @@ def rebuild_after_changes(engine: engines.Engine) -> tuple[float, dict[str, floa
     """Seconds to build a copy of the tree unchanged, then after each one-line change."""
     with tempfile.TemporaryDirectory(prefix="bench-image-") as folder:
         tree = Path(folder) / "tree"
-        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        copy_sources(ROOT, tree)  # no outputs, no model: what .dockerignore sends anyway
         unchanged = timed_build(engine, f"{TAG}-copy", context=tree)
         changed = {}
         for what, path in CHANGES.items():

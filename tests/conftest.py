@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tools.container import engine
+from tools.sources import copy_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the environment the tests run in
@@ -65,21 +66,17 @@ def root() -> Path:
 
 
 MODEL_FILES = ("sampleproject/model/zoo.onnx", "sampleproject/model/zoo.json")
-# What a copy of the project for a build leaves out: environments, outputs, caches, git.
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "venv*",
-    "build",
-    "dist",
-    "*.egg-info",
-    "reports",
-    "mlruns",
-    ".container",
-    "__pycache__",
-    ".*_cache",
-    ".coverage*",
-)
+
+
+def require_checkout() -> None:
+    """Skip (locally) or fail (in CI) outside a git checkout: an sdist, a container build."""
+    require((ROOT / ".git").exists(), "needs the git repository (a checkout, not an sdist)")
+
+
+def copy_checkout(destination: Path, *extra: str) -> Path:
+    """A copy of the working tree as a fresh checkout would have it, plus the ``extra`` files."""
+    require_checkout()
+    return copy_sources(ROOT, destination, *extra)
 
 
 def copy_project(destination: Path) -> Path:
@@ -87,8 +84,7 @@ def copy_project(destination: Path) -> Path:
     require(
         all((ROOT / name).exists() for name in MODEL_FILES), "no trained model: run `make train`"
     )
-    shutil.copytree(ROOT, destination, ignore=NOT_SOURCES)
-    return destination
+    return copy_checkout(destination, *MODEL_FILES)
 
 
 def build(project: Path, outdir: Path, *kinds: str) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT, require, require_tool
+from tests.conftest import ROOT, require_checkout, require_tool
 
 
 def clean_clone(destination: Path) -> Path:
     """Clone the repository's last commit into ``destination``; return it."""
-    require((ROOT / ".git").exists(), "needs the git repository (a checkout, not an sdist)")
+    require_checkout()
     subprocess.run(
         [require_tool("git"), "clone", "--quiet", "--shared", str(ROOT), str(destination)],
         check=True,

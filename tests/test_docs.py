@@ -7,7 +7,6 @@ environment, and show that the strict build fails on what it promises to catch.
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import NOT_SOURCES, ROOT, run_make
+from tests.conftest import ROOT, copy_checkout, run_make
 
 README = ROOT / "README.md"
 SEED_COMMANDS = ("make clean && make sonar", "make clean && make bdist_wheel", "make clean && make")
@@ -73,13 +72,6 @@ def test_the_benchmark_page_includes_the_generated_tables() -> None:
 # --- the site, built for real ------------------------------------------------------------
 
 
-def copy_docs_project(destination: Path) -> Path:
-    """A copy of the project without environments or outputs (the docs need no model)."""
-    shutil.copytree(ROOT, destination, ignore=NOT_SOURCES)
-    shutil.rmtree(destination / "site", ignore_errors=True)
-    return destination
-
-
 def make_docs(project: Path) -> tuple[int, str]:
     """``make docs`` in ``project`` with this test's environment; status and output."""
     result = run_make("docs", project=project, env={"VIRTUAL_ENV": sys.prefix}, timeout=300)
@@ -88,7 +80,7 @@ def make_docs(project: Path) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_make_docs_builds_every_page_with_diagrams_and_generated_figures(tmp_path: Path) -> None:
-    project = copy_docs_project(tmp_path / "project")
+    project = copy_checkout(tmp_path / "project")
     status, output = make_docs(project)
     assert status == 0, output
     site = project / "site"
@@ -136,7 +128,7 @@ def _lose_a_page(project: Path) -> None:
 def test_the_strict_build_fails_on_a_broken_docs_tree(
     tmp_path: Path, damage: Callable[[Path], None], named: str
 ) -> None:
-    project = copy_docs_project(tmp_path / "project")
+    project = copy_checkout(tmp_path / "project")
     damage(project)
     status, output = make_docs(project)
     assert status != 0

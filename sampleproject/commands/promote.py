@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sampleproject.inference.registry import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL
+from sampleproject.commands.train import add_tracking_uri_option
+from sampleproject.inference.registry import CHAMPION, REGISTERED_MODEL
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -39,11 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
     """The options ``promote`` and ``rollback`` share."""
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
-    )
+    add_tracking_uri_option(parser)
     parser.add_argument("--reason", default="", help="why, recorded on the version")
 
 

@@ -54,16 +54,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=default_model_dir(),
         help="where zoo.onnx and zoo.json go (default: the package's model folder, %(default)s)",
     )
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
-    )
+    add_tracking_uri_option(parser)
     parser.add_argument(
         "--experiment",
         metavar="NAME",
         default=DEFAULT_EXPERIMENT,
         help="MLflow experiment name (default: %(default)s)",
+    )
+
+
+def add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
+    """``--tracking-uri``, which every command that talks to MLflow takes."""
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
     )
 
 
