@@ -320,13 +320,14 @@ class JsonlWriter:  # pylint: disable=too-few-public-methods
     """One JSON object per line: name (when given), class code and name, every probability.
 
     The text is json.dumps' (its separators, ASCII escapes, shortest float repr), written
-    by one format string per row.
+    by one format string per row. A chunk holds few distinct probabilities (6 decimals, a
+    forest's averages): each is turned to text once.
     """
 
     def __init__(self, out: IO[str], predictor: Predictor) -> None:
         self._out = out
-        names = ", ".join(f"{json.dumps(name)}: %r" for name in predictor.class_names)
-        self._row = '%s%s%r, "probabilities": {' + names + "}}\n"
+        names = ", ".join(f"{json.dumps(name)}: %s" for name in predictor.class_names)
+        self._row = '%s%s%s, "probabilities": {' + names + "}}\n"
         self._middle = [""] * (max(predictor.class_codes) + 1)
         for code in predictor.class_codes:
             self._middle[code] = json.dumps(
@@ -342,15 +343,26 @@ class JsonlWriter:  # pylint: disable=too-few-public-methods
             heads = repeat("{", len(chunk.names))
         else:
             heads = ["{" if name is None else _NAMED % _json_string(name) for name in chunk.names]
-        columns = predictions.rounded_probabilities().T.tolist()
         rows = zip(
             heads,
             map(self._middle.__getitem__, predictions.codes.tolist()),
-            predictions.rounded_probability().tolist(),
-            *columns,
+            *_float_texts(predictions),
             strict=True,
         )
         self._out.write("".join(map(self._row.__mod__, rows)))
+
+
+def _float_texts(predictions: Predictions) -> list[list[str]]:
+    """The rounded probability, then each class's, as json.dumps writes them: columns of text."""
+    values = np.column_stack(
+        [predictions.rounded_probability(), predictions.rounded_probabilities()]
+    )
+    if np.signbit(values).any():  # -0.0 == 0.0 for np.unique, not for repr: no shortcut
+        return [list(map(repr, column)) for column in values.T.tolist()]
+    distinct, where = np.unique(values, return_inverse=True)
+    texts = np.array(list(map(repr, distinct.tolist())), dtype=object)
+    columns: list[list[str]] = texts[where.reshape(values.shape).T].tolist()
+    return columns
 
 
 def _texts(names: list[str | None]) -> list[str]:
