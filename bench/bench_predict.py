@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project's modules imp
 
 # pylint: disable=wrong-import-position
 from bench import doc_table  # noqa: E402
+from sampleproject.formats import FORMATS, Format  # noqa: E402
 from sampleproject.inference import batch  # noqa: E402
 from sampleproject.inference.predictor import Predictor, load_predictor  # noqa: E402
 
@@ -166,7 +167,7 @@ def stages(rows: int) -> list[list[str]]:
     """Microseconds per row of each stage of ``predict``, in this process; print, return rows."""
     predictor = load_predictor(threads=1)
     with tempfile.TemporaryDirectory() as temp:
-        per_row = {fmt: stage_times(predictor, Path(temp), fmt, rows) for fmt in ("csv", "jsonl")}
+        per_row = {fmt: stage_times(predictor, Path(temp), fmt, rows) for fmt in FORMATS}
     print(f"{'stage, us per row':<36}{'CSV':>8}{'JSONL':>8}")
     table = []
     for index, name in enumerate(STAGES):
@@ -176,18 +177,18 @@ def stages(rows: int) -> list[list[str]]:
     return table
 
 
-def stage_times(predictor: Predictor, folder: Path, fmt: str, rows: int) -> list[float]:
+def stage_times(predictor: Predictor, folder: Path, fmt: Format, rows: int) -> list[float]:
     """Microseconds per row of STAGES for a file of ``rows`` in ``fmt`` (output discarded)."""
     source = folder / f"animals.{fmt}"
     write_big_file(source, rows, fmt)
     clock = [time.perf_counter()]
     with source.open(encoding="utf-8", newline="") as lines:
-        chunks = list(batch.chunks(lines, "csv" if fmt == "csv" else "jsonl", fmt))
+        chunks = list(batch.chunks(lines, fmt, fmt))
     clock.append(time.perf_counter())
     predictions = [predictor.predict(chunk.features) for chunk in chunks]
     clock.append(time.perf_counter())
     with Path(os.devnull).open("w", encoding="utf-8") as null:
-        writer = batch.make_writer("csv" if fmt == "csv" else "jsonl", null, predictor)
+        writer = batch.make_writer(fmt, null, predictor)
         for chunk, predicted in zip(chunks, predictions, strict=True):
             writer.write(chunk, predicted)
     clock.append(time.perf_counter())
