@@ -196,21 +196,14 @@ def stage_times(predictor: Predictor, folder: Path, fmt: Format, rows: int) -> l
 
 
 FLOOR = [sys.executable, "-c", "import numpy, onnxruntime"]
+ONE_ANIMAL = "predict --hair --milk --legs 4 --tail"
 
 
 def cold_starts(runs: int) -> list[list[str]]:
     """Time one-animal ``predict``, the import floor and the adder, interleaved; print, return."""
     commands = {
         '`python -c "import numpy, onnxruntime"` (the floor)': FLOOR,
-        "`sampleproject predict --hair --milk --legs 4 --tail`": [
-            COMMAND,
-            "predict",
-            "--hair",
-            "--milk",
-            "--legs",
-            "4",
-            "--tail",
-        ],
+        f"`sampleproject {ONE_ANIMAL}`": [COMMAND, *ONE_ANIMAL.split()],
         "`sampleproject 45 46` (no ML imports)": [COMMAND, "45", "46"],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
