@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from pydantic import (
@@ -25,9 +24,26 @@ from pydantic import (
 
 from sampleproject import schema
 from sampleproject.errors import SampleProjectError
+from sampleproject.inference.location import (
+    METADATA_FILE,
+    MODEL_DIR_ENV,
+    default_model_dir,
+    resolve_model_dir,
+)
 
-MODEL_DIR_ENV = "SAMPLEPROJECT_MODEL_DIR"
-METADATA_FILE = "zoo.json"
+__all__ = [
+    "METADATA_FILE",
+    "MODEL_DIR_ENV",
+    "ClassDistribution",
+    "ClassInfo",
+    "ModelMetadata",
+    "ModelOutputs",
+    "TrainingDistribution",
+    "default_model_dir",
+    "load_metadata",
+    "read_verified_model",
+    "resolve_model_dir",
+]
 
 
 class ClassInfo(BaseModel):
@@ -112,21 +128,6 @@ class ModelMetadata(BaseModel):
             if set(self.training_distribution.predicted_classes.counts) != names:
                 raise ValueError("training_distribution: its classes are not the model's")
         return self
-
-
-def default_model_dir() -> Path:
-    """The model shipped inside the package (``sampleproject/model/``)."""
-    import sampleproject
-
-    return Path(sampleproject.__file__).parent / "model"
-
-
-def resolve_model_dir(model_dir: str | Path | None = None) -> Path:
-    """The folder given, else ``$SAMPLEPROJECT_MODEL_DIR``, else the shipped model."""
-    if model_dir:
-        return Path(model_dir)
-    from_env = os.environ.get(MODEL_DIR_ENV)
-    return Path(from_env) if from_env else default_model_dir()
 
 
 def load_metadata(model_dir: Path) -> ModelMetadata:

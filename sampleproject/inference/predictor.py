@@ -1,15 +1,11 @@
-"""The :class:`Predictor`: feature rows in, class codes and probabilities out, in NumPy batches."""
+"""The :class:`Predictor`: a verified model (its metadata, then its session), and where it is."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
-
-import numpy as np
-import numpy.typing as npt
-import onnxruntime as ort
+from typing import cast
 
 from sampleproject.errors import SampleProjectError
 from sampleproject.inference.model import (
@@ -18,28 +14,13 @@ from sampleproject.inference.model import (
     read_verified_model,
     resolve_model_dir,
 )
+from sampleproject.inference.session import Predictions, Session
+
+__all__ = ["LoadedModel", "ModelSource", "Predictions", "Predictor", "Session", "load_predictor"]
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """Predictions for a batch of ``n`` animals (NumPy arrays, row ``i`` is animal ``i``)."""
-
-    codes: npt.NDArray[np.int64]  # [n] the predicted class codes
-    probability: npt.NDArray[np.float32]  # [n] the probability of the predicted class
-    probabilities: npt.NDArray[np.float32]  # [n, classes] every class, in metadata order
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    # float32 0.62 is 0.6200000047683716 as a Python float: round in float64 for JSON.
-    def rounded_probabilities(self, digits: int = 6) -> npt.NDArray[np.float64]:
-        """:attr:`probabilities` as float64 rounded to ``digits`` decimals (for JSON)."""
-        rounded: npt.NDArray[np.float64] = self.probabilities.astype(np.float64).round(digits)
-        return rounded
-
-
-class Predictor:
-    """A verified model in an ONNX Runtime session."""
+class Predictor(Session):
+    """A verified model in an ONNX Runtime session, with its metadata."""
 
     def __init__(self, metadata: ModelMetadata, model: bytes, threads: int = 0) -> None:
         """Start a session on ``model`` (bytes already verified against ``metadata``).
@@ -48,73 +29,15 @@ class Predictor:
         core). A server answering one small request at a time is faster with 1: spinning up
         a thread pool costs more than a forest of small trees.
         """
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(
-                model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        # ONNX Runtime raises its own exception types (InvalidProtobuf, Fail...), which share
-        # no public base class: whatever it raises, the model cannot be used.
-        except Exception as error:  # pylint: disable=broad-exception-caught
-            raise SampleProjectError(f"ONNX Runtime cannot load the model: {error}") from None
-        inputs = [node.name for node in self._session.get_inputs()]
-        outputs = {node.name for node in self._session.get_outputs()}
-        expected = {metadata.outputs.label, metadata.outputs.probabilities}
-        if inputs != [metadata.input_name] or not expected <= outputs:
-            raise SampleProjectError(
-                f"the model's inputs {inputs} and outputs {sorted(outputs)} do not match "
-                "its metadata"
-            )
-        self.metadata = metadata
-        self.class_codes: tuple[int, ...] = tuple(info.code for info in metadata.classes)
-        self.class_names: tuple[str, ...] = tuple(info.name for info in metadata.classes)
-        self._names_by_code = dict(zip(self.class_codes, self.class_names, strict=True))
-        # code -> column of the probabilities output, as an array for a vectorised lookup
-        self._column_of_code = np.zeros(max(self.class_codes) + 1, dtype=np.intp)
-        self._column_of_code[list(self.class_codes)] = np.arange(len(self.class_codes))
-        self._columns: list[int] = self._column_of_code.tolist()  # the same, for Python code
-        self._output_names = [metadata.outputs.label, metadata.outputs.probabilities]
-
-    def name_of(self, code: int) -> str:
-        """The name of class ``code``."""
-        return self._names_by_code[code]
-
-    def records(self, predictions: Predictions) -> list[dict[str, Any]]:
-        """One JSON-ready dict per prediction: class code and name, its probability, and
-        every class's probability by name (probabilities rounded to 6 decimals)."""
-        names = self.class_names
-        column = self._columns
-        # One rounding of the whole array; the chosen class's probability is read from it.
-        return [
-            {
-                "class_code": code,
-                "class_name": self._names_by_code[code],
-                "probability": row[column[code]],
-                "probabilities": dict(zip(names, row, strict=True)),
-            }
-            for code, row in zip(
-                predictions.codes.tolist(),
-                predictions.rounded_probabilities().tolist(),
-                strict=True,
-            )
-        ]
-
-    def predict(self, features: npt.ArrayLike) -> Predictions:
-        """Predict a batch: ``features`` is ``[n, 16]`` in :data:`schema.FEATURES` order."""
-        batch = np.asarray(features, dtype=np.float32)
-        if batch.ndim != 2 or batch.shape[1] != len(self.metadata.features):  # noqa: PLR2004
-            raise ValueError(f"expected a [n, {len(self.metadata.features)}] array")
-        if batch.shape[0] == 0:
-            empty = np.zeros((0, len(self.class_codes)), dtype=np.float32)
-            return Predictions(np.zeros(0, dtype=np.int64), np.zeros(0, np.float32), empty)
-        labels, probabilities = self._session.run(
-            self._output_names, {self.metadata.input_name: batch}
+        super().__init__(
+            model,
+            threads,
+            input_name=metadata.input_name,
+            outputs=(metadata.outputs.label, metadata.outputs.probabilities),
+            classes=[(info.code, info.name) for info in metadata.classes],
+            width=len(metadata.features),
         )
-        codes = np.asarray(labels, dtype=np.int64)
-        chosen = probabilities[np.arange(len(codes)), self._column_of_code[codes]]
-        return Predictions(codes, chosen, probabilities)
+        self.metadata = metadata
 
 
 def load_predictor(model_dir: str | Path | None = None, threads: int = 0) -> Predictor:

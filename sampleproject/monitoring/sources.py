@@ -34,7 +34,7 @@ def observe_file(lines: Iterable[str], source: str, fmt: Format, predictor: Pred
     """Count the feature values and the predicted classes of the animals in ``lines``."""
     values = np.zeros(len(SLOTS), dtype=np.int64)
     classes = np.zeros(max(predictor.class_codes) + 1, dtype=np.int64)
-    for chunk in batch.validated_chunks(batch.read_rows(lines, fmt, source), source):
+    for chunk in batch.chunks(lines, fmt, source):
         values += count_values(chunk.features)
         codes = predictor.predict(chunk.features).codes
         classes += np.bincount(codes, minlength=len(classes))
