@@ -357,11 +357,22 @@ def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int
         f"'ours / this': ours over this server's (one animal / {args.batch} animals)"
     )
     print_table(names, rows)
+    print(f"\n{ratios_line(rows, ours, args.batch)}")
     for label, why in run.refused.items():
         print(f"{label}: not timed, {why}")
     if args.markdown:
         write_markdown(args, names, rows, run)
     return 1 if run.refused else 0
+
+
+def ratios_line(rows: list[list[str]], ours: str, batch: int) -> str:
+    """The ratios of ours to every other server, at the first connection count."""
+    first = rows[0][1]
+    ratios = [f"{row[-1]} {row[0]}" for row in rows if row[1] == first and row[0] != ours]
+    return (
+        f"Throughput ratios of {ours} to the others (one animal / {batch} animals a request, "
+        f"{first} connections): " + ", ".join(ratios) + "."
+    )
 
 
 def make_peer(peer: str, args: argparse.Namespace, workdir: Path) -> Server:
@@ -397,7 +408,8 @@ def write_markdown(
         for results in by_load.values()
         for result in results
     )
-    notes = [method, f"Non-2xx answers and socket errors: {errors}."]
+    notes = [ratios_line(rows, "`sampleproject serve`", args.batch), method]
+    notes.append(f"Non-2xx answers and socket errors: {errors}.")
     notes += [f"Not timed: {label}, {why}." for label, why in run.refused.items()]
     doc_table.write(args.markdown, names, rows, notes, numeric=tuple(range(1, len(names))))
 
