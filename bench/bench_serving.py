@@ -246,7 +246,7 @@ def rounds(
                             result = time_load(server, (base, pid), load, args, workdir)
                             run.results[server.label][load].append(result)
                             report(number, server.label, load, result)
-            except (RuntimeError, OSError, urllib.error.URLError, KeyError, ValueError) as error:
+            except (servers.ServerFailed, OSError, KeyError, TypeError, ValueError) as error:
                 run.refused[server.label] = f"failed: {error}"
             if server.label in run.refused:
                 print(f"{server.label}: NOT TIMED, {run.refused[server.label]}")

@@ -230,17 +230,21 @@ def venv_python(name: str, venvs: Path) -> Path:
     return python
 
 
+class ServerFailed(SystemExit):
+    """A server that did not start, and why in one line (uncaught, the script exits with it)."""
+
+
 def wait_until_up(
     url: str, process: subprocess.Popen[bytes], timeout: float, log: Path | None = None
 ) -> None:
-    """Wait until ``url`` answers 200 (the server is ready); RuntimeError if it exits first
-    (with the last lines of its ``log``) or does not answer within ``timeout`` seconds."""
+    """Wait until ``url`` answers 200 (the server is ready); :class:`ServerFailed` if it exits
+    first (with the last lines of its ``log``) or does not answer within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             text = log.read_text(encoding="utf-8", errors="replace") if log else ""
             tail = text.strip().splitlines()[-3:]
-            raise RuntimeError(f"it exited with status {process.returncode}: {tail}")
+            raise ServerFailed(f"the server exited with status {process.returncode}: {tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
                 if response.status == 200:
@@ -248,7 +252,7 @@ def wait_until_up(
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+    raise ServerFailed(f"{url} did not answer within {timeout} s")
 
 
 def free_port() -> int:
