@@ -368,10 +368,10 @@ def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int
 def ratios_line(rows: list[list[str]], ours: str, batch: int) -> str:
     """The ratios of ours to every other server, at the first connection count."""
     first = rows[0][1]
-    ratios = [f"{row[-1]} {row[0]}" for row in rows if row[1] == first and row[0] != ours]
+    ratios = [f"{row[0]} {row[-1]}" for row in rows if row[1] == first and row[0] != ours]
     return (
         f"Throughput ratios of {ours} to the others (one animal / {batch} animals a request, "
-        f"{first} connections): " + ", ".join(ratios) + "."
+        f"{first} connections): " + "; ".join(ratios) + "."
     )
 
 

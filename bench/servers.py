@@ -93,7 +93,7 @@ def floor(venvs: Path) -> Server:
     has_fast_parts = all(importlib.util.find_spec(name) for name in ("httptools", "uvloop"))
     python = BIN / "python" if has_fast_parts else venv_python("floor", venvs)
     return Server(
-        "floor: raw ASGI app, uvicorn httptools+uvloop",
+        "floor: raw ASGI app on uvicorn httptools+uvloop",
         lambda port: [
             str(python),
             *("-m", "uvicorn", "bench.floor_app:app", "--host", "127.0.0.1", "--port", str(port)),
@@ -142,7 +142,7 @@ def mlserver(venvs: Path, workdir: Path) -> Server:
         return outputs["label"], [flat[row : row + width] for row in range(0, len(flat), width)]
 
     return Server(
-        f"MLServer {pinned('mlserver')}, ONNX Runtime",
+        f"MLServer {pinned('mlserver')} (ONNX Runtime)",
         command,
         ("/v2/models/zoo/ready", "/v2/models/zoo/infer"),
         body,
@@ -156,7 +156,7 @@ def litserve(venvs: Path) -> Server:
     """LitServe with a LitAPI (its API server and inference worker: two processes)."""
     python = venv_python("litserve", venvs)
     return Server(
-        f"LitServe {pinned('litserve')}, ONNX Runtime",
+        f"LitServe {pinned('litserve')} (ONNX Runtime)",
         lambda port: [str(python), "-m", "bench.peers.litserve_server", str(port)],
         ("/health", "/predict"),
         as_records,
@@ -169,7 +169,7 @@ def bentoml(venvs: Path) -> Server:
     """BentoML with a service, one worker."""
     python = venv_python("bentoml", venvs)
     return Server(
-        f"BentoML {pinned('bentoml')}, ONNX Runtime",
+        f"BentoML {pinned('bentoml')} (ONNX Runtime)",
         lambda port: [
             str(python.parent / "bentoml"),
             *("serve", "bench.peers.bentoml_service:Zoo", "--host", "127.0.0.1"),
@@ -187,7 +187,7 @@ def mlflow(model_uri: str) -> Server:
     from mlflow import __version__
 
     return Server(
-        f"mlflow models serve {__version__}, scikit-learn",
+        f"mlflow models serve {__version__} (scikit-learn)",
         lambda port: [
             str(BIN / "mlflow"),
             *("models", "serve", "-m", model_uri, "--env-manager", "local"),
