@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the other benchmarks impo
     sys.path.insert(0, str(ROOT))
 
 # The serving benchmark's helpers.
-from bench.bench_serving import free_port, wait_until_up  # noqa: E402  pylint: disable=wrong-import-position
+from bench.servers import free_port, wait_until_up  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = Path(sys.executable).parent
 SHIPPED = ROOT / "sampleproject" / "model"

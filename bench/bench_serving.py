@@ -1,24 +1,33 @@
-"""Benchmark: ``sampleproject serve`` against ``mlflow models serve``, side by side.
+"""Benchmark: ``sampleproject serve`` against the serving frameworks and a raw ASGI floor.
 
-Both serve the same trained model (ours from the package's ONNX export, MLflow's the
-scikit-learn model that ``sampleproject train`` logged and registered), each with one
-uvicorn worker on a loopback port, loaded in turn by the same wrk command (same threads,
-connections and duration) with the same one-animal request in each server's own format.
+Every server serves the same trained model with one worker, pinned to core 0 (taskset);
+wrk loads it from core 1 with one animal, then 100 animals a request, at 8 and at 64
+connections, in interleaved rounds (round 1: every server in turn, round 2: ...), and the
+table gives the medians and the ratios. The servers (see bench/servers.py):
 
-    python bench/bench_serving.py                 # the latest registered zoo-classifier
-    python bench/bench_serving.py --model-uri runs:/<run id>/model --duration 10
-    python bench/bench_serving.py --markdown docs/bench/serving.md   # also the table for the docs
+- ``sampleproject serve``, this checkout's, with its ONNX export;
+- the floor: bench/floor_app.py, a raw ASGI app under uvicorn with httptools and uvloop;
+- MLServer, LitServe and BentoML on ONNX Runtime (bench/peers/), each installed from PyPI in
+  a venv of its own on first use (``--venvs``, default ~/.cache/sampleproject-bench);
+- ``mlflow models serve --env-manager local`` with the scikit-learn model that training logged.
+
+Before a server is timed, its answers for the data set's 101 animals are checked against the
+project's predictor (same class codes, probabilities within 1e-6; MLflow answers codes only):
+a server that answers differently is not timed, and the exit status is 1.
+
+    python bench/bench_serving.py                                  # every peer, 10 s a load
+    python bench/bench_serving.py --peers none --duration 2        # the floor and ours only
+    python bench/bench_serving.py --peers litserve,mlflow --rounds 5
+    python bench/bench_serving.py --duration 5 --markdown docs/bench/serving.md
 
 The cost of a change to the serving code: ``--baseline DIR`` serves the same model with the
 code of another checkout (e.g. ``git worktree add /tmp/before main``) beside this one's, in
-alternating rounds (machine load changes over time, and alternation spreads it over both),
-and prints the median throughput of each and their difference::
+the same interleaved rounds, and prints the medians of both and their difference::
 
-    python bench/bench_serving.py --baseline /tmp/before --no-mlflow --rounds 5
-    python bench/bench_serving.py --baseline /tmp/before --no-mlflow --batch 100
+    python bench/bench_serving.py --baseline /tmp/before --rounds 5
 
-Needs wrk (Debian: apt-get install wrk) and the training extra (MLflow). Prints figures;
-asserts nothing.
+Needs wrk (Debian: apt-get install wrk), taskset (util-linux) to pin, a trained model
+(``make train``) and the training extra (MLflow). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,30 +35,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the project's modules importable
     sys.path.insert(0, str(ROOT))
 
-from bench import doc_table  # noqa: E402  pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+from bench import doc_table, servers, wrk  # noqa: E402
+from bench.servers import Animal, Answers, Server, free_port, wait_until_up  # noqa: E402
+from sampleproject import schema  # noqa: E402
+from sampleproject.inference.predictor import load_predictor  # noqa: E402
+from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL  # noqa: E402
 
-BIN = Path(sys.executable).parent
-# One animal (an aardvark's features), the request both servers answer.
+TOLERANCE = 1e-6  # the largest difference of a probability from the project's
+# One animal (an aardvark's features), the one-animal request.
 ANIMAL = {
     "hair": 1,
     "feathers": 0,
@@ -68,22 +80,22 @@ ANIMAL = {
     "domestic": 0,
     "catsize": 1,
 }
-LUA = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = {body}
-"""
 
 
-@dataclass
+@dataclass(frozen=True)
+class Load:
+    """One wrk load: connections, and animals a request."""
+
+    connections: int
+    animals: int
+
+
+@dataclass(frozen=True)
 class Result:
-    """What wrk measured."""
+    """What wrk measured, and the server's CPU time a request (its processes' user + system)."""
 
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-    cpu_us: float  # the server's CPU time (user + system, its worker processes too) a request
+    summary: wrk.Summary
+    cpu_us: float
 
 
 def latest_model_uri(tracking_uri: str) -> str:
@@ -101,33 +113,85 @@ def latest_model_uri(tracking_uri: str) -> str:
     return f"runs:/{latest.run_id}/model"
 
 
-def free_port() -> int:
-    """A TCP port that is free on the loopback interface now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def post(url: str, body: object) -> Any:
+    """POST ``body`` as JSON; the JSON answer."""
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        return json.loads(response.read())
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Wait until ``url`` answers 200 (the server is ready)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout} s")
+@contextmanager
+def running(
+    server: Server, pin: bool, workdir: Path, env: dict[str, str]
+) -> Iterator[tuple[str, int]]:
+    """``server`` started (``pin``: on core 0) and ready: its base URL and process id."""
+    port = free_port()
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [*(("taskset", "-c", "0") if pin else ()), *server.command(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**env, **server.env},
+            cwd=server.cwd,
+            start_new_session=True,  # its own process group: its workers stop with it
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + server.paths[0], process, 180, log)
+        yield base, process.pid
+    finally:
+        stop(process)
 
 
-def to_ms(value: str) -> float:
-    """wrk's latency (``850.00us``, ``1.20ms``, ``2.00s``) in milliseconds."""
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group; SIGKILL if it is still there after 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def differences(expected: Answers, answers: Answers, what: str) -> list[str]:
+    """How ``answers`` differ from ``expected`` (the project's): an empty list if they don't."""
+    codes, probabilities = answers
+    if len(codes) != len(expected[0]):
+        return [f"{what}: {len(codes)} answers for {len(expected[0])} animals"]
+    problems = [
+        f"{what}, animal {number}: class {code}, not {wanted}"
+        for number, (code, wanted) in enumerate(zip(codes, expected[0], strict=True), start=1)
+        if code != wanted
+    ]
+    if probabilities is not None and expected[1] is not None:
+        for number, (row, wanted_row) in enumerate(
+            zip(probabilities, expected[1], strict=True), start=1
+        ):
+            gap = max(abs(got - want) for got, want in zip(row, wanted_row, strict=True))
+            if gap > TOLERANCE:
+                problems.append(f"{what}, animal {number}: probabilities {gap:.1e} away")
+    return problems
+
+
+def expected_answers(animals: list[Animal]) -> tuple[list[Animal], Answers]:
+    """``animals``, and the project's predictor's answers for them (its shipped model)."""
+    predictor = load_predictor(servers.MODEL_DIR, threads=1)
+    rows = [[animal[name] for name in schema.FEATURES] for animal in animals]
+    predictions = predictor.predict(rows)
+    return animals, (predictions.codes.tolist(), predictions.probabilities.astype(float).tolist())
+
+
+def check(server: Server, base: str, animals: list[Animal], expected: Answers) -> list[str]:
+    """Ask ``server`` about every animal at once, then about the first alone; compare."""
+    url = base + server.paths[1]
+    problems = differences(expected, server.read(post(url, server.body(animals, True))), "all")
+    one = ([expected[0][0]], None if expected[1] is None else [expected[1][0]])
+    return problems + differences(
+        one, server.read(post(url, server.body(animals[:1], False))), "one"
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,223 +208,328 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def load(url: str, body: str, args: argparse.Namespace, workdir: Path, pid: int) -> Result:
-    """Run wrk against ``url`` with a POST of ``body``; parse its summary.
-
-    The server's CPU time per request is measured too: on a loaded machine (wrk itself, other
-    jobs) throughput varies from run to run far more than the CPU time that a request costs.
-    """
-    script = workdir / "post.lua"
-    script.write_text(LUA.format(body=json.dumps(body)), encoding="utf-8")
-    # A 30 s timeout: wrk's default (2 s) would drop, not count, the slowest answers.
-    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--timeout", "30s", "--latency"]
-    base += ["-s", str(script)]
-    subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm-up
-    cpu_before = cpu_seconds(pid)
-    output = subprocess.run(
-        [*base, f"-d{args.duration}s", url], check=True, capture_output=True, text=True
-    ).stdout
-    return parse_wrk(output, cpu_seconds(pid) - cpu_before)
+def measure(url: str, lua: Path, load: Load, pid: int, args: argparse.Namespace) -> Result:
+    """A second of warm-up, then ``args.duration`` seconds of wrk: its summary, and CPU time."""
+    command = wrk.Wrk(load.connections, args.threads, ("taskset", "-c", "1") if args.pin else ())
+    command.run(url, lua, 1)
+    before = cpu_seconds(pid)
+    summary = command.run(url, lua, args.duration)
+    return Result(summary, (cpu_seconds(pid) - before) / max(summary.requests, 1) * 1e6)
 
 
-def parse_wrk(output: str, cpu: float) -> Result:
-    """wrk's summary, and ``cpu`` seconds of the server's, as a :class:`Result`."""
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    if socket_errors:
-        print(f"  wrk socket errors: {socket_errors.group(1)}")
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    # Percentiles at the start of a line: "85.50%" in the thread statistics also ends in 50%.
-    return Result(
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        p50_ms=to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
-        p99_ms=to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
-        requests=requests,
-        errors=int(errors.group(1)) if errors else 0,
-        cpu_us=cpu / requests * 1e6,
-    )
+@dataclass
+class Run:
+    """Every result of every server, by load, and the servers refused (with why)."""
+
+    results: dict[str, dict[Load, list[Result]]]
+    refused: dict[str, str]
 
 
-def serve_and_load(  # noqa: PLR0917  # pylint: disable=too-many-arguments,too-many-positional-arguments
-    command: list[str],
-    urls: tuple[str, str],
-    body: str,
+def rounds(
+    chosen: list[Server],
+    loads: list[Load],
     args: argparse.Namespace,
     workdir: Path,
     env: dict[str, str],
-    cwd: Path | None = None,
-) -> Result:
-    """Start ``command``, wait until ``urls[0]`` answers, load ``urls[1]``, stop it."""
-    ready, url = urls
-    with (workdir / "server.log").open("wb") as log:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd
-        )
-    try:
-        wait_until_up(ready, process, timeout=180)
-        return load(url, body, args, workdir, process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def ours(
-    body: str,
-    args: argparse.Namespace,
-    workdir: Path,
-    env: dict[str, str],
-    *,
-    tree: Path | None = None,
-) -> Result:
-    """Load ``sampleproject serve`` (one worker) with ``body``: this checkout's code, or the
-    code of ``tree`` (run from there, so that ``python -m`` imports its package first)."""
-    port = free_port()
-    command = [
-        str(BIN / "python"),
-        "-m",
-        "sampleproject",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--model-dir",
-        str(ROOT / "sampleproject" / "model"),
-    ]
-    urls = (f"http://127.0.0.1:{port}/ready", f"http://127.0.0.1:{port}/predict")
-    return serve_and_load(command, urls, body, args, workdir, env, cwd=tree or ROOT)
-
-
-def print_table(results: dict[str, Result]) -> None:
-    """One line per server."""
-    print(
-        f"\n{'server':<34}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
-        f"{'CPU us/request':>16}"
-    )
-    for name, result in results.items():
-        print(
-            f"{name:<34}{result.rps:>12.1f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>9}{result.cpu_us:>16.0f}"
-        )
-
-
-def against_mlflow(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
-    """``sampleproject serve`` and ``mlflow models serve`` on the same one-animal request."""
-    model_uri = args.model_uri or latest_model_uri(args.tracking_uri)
-    port = free_port()
-    print(f"mlflow models serve -m {model_uri} --env-manager local --workers 1 ...")
-    theirs = serve_and_load(
-        [
-            str(BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            model_uri,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        (f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations"),
-        json.dumps({"dataframe_records": [ANIMAL]}),
-        args,
-        workdir,
-        env,
-    )
-    print("sampleproject serve --workers 1 ...")
-    mine = ours(json.dumps(ANIMAL), args, workdir, env)
-    results = {"mlflow models serve": theirs, "sampleproject serve": mine}
-    print_table(results)
-    summary = (
-        f"Throughput ratio {mine.rps / theirs.rps:.1f}x (goal: at least 5x); "
-        f"p99 {mine.p99_ms:.0f} ms against {theirs.p99_ms:.0f} ms (goal: lower)."
-    )
-    print(f"\n{summary}")
-    if args.markdown:
-        write_markdown(args, results, summary)
-
-
-def against_baseline(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> None:
-    """This checkout's serving code against ``--baseline``'s, in alternating rounds."""
-    body = json.dumps([ANIMAL] * args.batch if args.batch > 1 else ANIMAL)
-    before: list[Result] = []
-    after: list[Result] = []
+) -> Run:
+    """Round after round, each server in turn: start, check its answers, time every load."""
+    reference = expected_answers(servers.zoo_animals())
+    run = Run({server.label: {load: [] for load in loads} for server in chosen}, {})
     for number in range(1, args.rounds + 1):
-        print(f"round {number}/{args.rounds}: baseline {args.baseline}, then this checkout")
-        before.append(ours(body, args, workdir, env, tree=args.baseline))
-        after.append(ours(body, args, workdir, env))
-    rounds = {}
-    for name, results in (("baseline", before), ("this checkout", after)):
-        for number, result in enumerate(results, start=1):
-            rounds[f"{name}, round {number}"] = result
-    print_table(rounds)
-    print_medians(before, after, f"{args.batch} animals" if args.batch > 1 else "one animal")
+        for server in (server for server in chosen if server.label not in run.refused):
+            try:
+                with running(server, args.pin, workdir, env) as (base, pid):
+                    if problems := check(server, base, *reference):
+                        run.refused[server.label] = "answers differ: " + "; ".join(problems[:3])
+                    else:
+                        for load in loads:
+                            result = time_load(server, (base, pid), load, args, workdir)
+                            run.results[server.label][load].append(result)
+                            report(number, server.label, load, result)
+            except (servers.ServerFailed, OSError, KeyError, TypeError, ValueError) as error:
+                run.refused[server.label] = f"failed: {error}"
+            if server.label in run.refused:
+                print(f"{server.label}: NOT TIMED, {run.refused[server.label]}")
+    return run
 
 
-def print_medians(before: list[Result], after: list[Result], animals: str) -> None:
-    """The median throughput and CPU time per request of both, and their difference."""
-    print(f"\nmedians, {animals} a request:")
-    for what, unit in (("rps", "requests/s"), ("cpu_us", "CPU us/request")):
-        median_before = statistics.median(getattr(result, what) for result in before)
-        median_after = statistics.median(getattr(result, what) for result in after)
-        change = (median_after - median_before) / median_before * 100
+def time_load(
+    server: Server, where: tuple[str, int], load: Load, args: argparse.Namespace, workdir: Path
+) -> Result:
+    """Time ``server`` (its base URL and process id) at ``load``, in its request format."""
+    base, pid = where
+    animals = servers.zoo_animals()[: load.animals] if load.animals > 1 else [ANIMAL]
+    lua = workdir / "post.lua"
+    lua.write_text(wrk.script(json.dumps(server.body(animals, load.animals > 1))), "utf-8")
+    return measure(base + server.paths[1], lua, load, pid, args)
+
+
+def report(number: int, label: str, load: Load, result: Result) -> None:
+    """One measurement, as it ends."""
+    summary = result.summary
+    errors = (
+        f", {summary.non_2xx} non-2xx, {summary.socket_errors} socket errors"
+        if summary.non_2xx or summary.socket_errors
+        else ""
+    )
+    print(
+        f"round {number}  {label:<48} {load.connections:>3} conn {load.animals:>4} animals: "
+        f"{summary.rps * load.animals:>9.0f} animals/s, p99 {summary.p99_ms:7.1f} ms{errors}",
+        flush=True,
+    )
+
+
+def median(results: list[Result], what: str) -> float:
+    """The median of a figure of the summaries (``rps``, ``p99_ms``...)."""
+    return float(statistics.median(getattr(result.summary, what) for result in results))
+
+
+def table_rows(run: Run, loads: list[Load], floor: str, ours: str) -> list[list[str]]:
+    """One row per server and connection count; for each load: animals/s, p99, the floor's
+    share; last, ours over this server's throughput (one animal / a batch)."""
+    rows = []
+    for label, by_load in run.results.items():
+        for connections in dict.fromkeys(load.connections for load in loads):
+            row = [label, str(connections)]
+            same = [load for load in loads if load.connections == connections]
+            for load in same:
+                rps = speed(run, label, load)
+                rate = "-" if rps is None else f"{rps * load.animals:,.0f}"
+                p99 = f"{median(by_load[load], 'p99_ms'):.1f}" if by_load[load] else "-"
+                row += [rate, p99, ratio(rps, speed(run, floor, load))]
+            ours_to_this = [ratio(speed(run, ours, load), speed(run, label, load)) for load in same]
+            row.append("-" if label == ours else " / ".join(ours_to_this))
+            rows.append(row)
+    return rows
+
+
+def speed(run: Run, label: str, load: Load) -> float | None:
+    """The median requests/s of ``label`` at ``load`` (None: not timed)."""
+    results = run.results.get(label, {}).get(load)
+    return median(results, "rps") if results else None
+
+
+def ratio(top: float | None, bottom: float | None) -> str:
+    """``top / bottom`` as ``0.25x``; ``-`` when either is missing (or bottom is 0)."""
+    return "-" if top is None or not bottom else f"{top / bottom:.2f}x"
+
+
+def headers(loads: list[Load]) -> list[str]:
+    """The table's column names."""
+    names = ["server", "connections"]
+    for animals in dict.fromkeys(load.animals for load in loads):
+        what = "one animal, req/s" if animals == 1 else f"{animals} animals a request, animals/s"
+        names += [what, "p99 ms", "x floor"]
+    return [*names, "ours / this"]
+
+
+def print_table(names: list[str], rows: list[list[str]]) -> None:
+    """The table, in columns as wide as their widest cell."""
+    widths = [max(len(str(row[column])) for row in [names, *rows]) for column in range(len(names))]
+    for row in [names, *rows]:
         print(
-            f"  {unit:<15} baseline {median_before:>8.1f}, this checkout {median_after:>8.1f}: "
-            f"{change:+.1f} %"
+            "  ".join(
+                str(cell).rjust(width) if column else str(cell).ljust(width)
+                for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+            )
         )
 
 
-def write_markdown(args: argparse.Namespace, results: dict[str, Result], summary: str) -> None:
-    """The table, the summary and the load's parameters, for the docs."""
-    rows = [
-        [f"`{name}`", f"{result.rps:.1f}", f"{result.p50_ms:.0f}", f"{result.p99_ms:.0f}"]
-        for name, result in results.items()
-    ]
-    wrk = (
-        f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s per "
-        "server, one-animal POST; one uvicorn worker per server; non-2xx answers: "
-        f"{sum(result.errors for result in results.values())}."
+def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int:
+    """The floor, ours and the peers chosen: rounds, then the table."""
+    chosen = [servers.floor(args.venvs), servers.ours()]
+    for peer in args.peers:
+        try:
+            chosen.append(make_peer(peer, args, workdir))
+        except (subprocess.CalledProcessError, OSError) as error:
+            print(f"{peer}: NOT TIMED, cannot be installed: {error}")
+    loads = loads_of(args)
+    print(
+        f"wrk -t{args.threads}, {args.duration} s a load after 1 s of warm-up, "
+        f"{args.rounds} rounds; {os.cpu_count()} CPUs; "
+        + ("server on core 0, wrk on core 1" if args.pin else "not pinned")
     )
-    headers = ["server", "requests/s", "p50 ms", "p99 ms"]
-    doc_table.write(args.markdown, headers, rows, [summary, wrk], numeric=(1, 2, 3))
+    run = rounds(chosen, loads, args, workdir, env)
+    floor, ours = chosen[0].label, chosen[1].label
+    names, rows = headers(loads), table_rows(run, loads, floor, ours)
+    print(
+        f"\nmedians of {args.rounds} rounds; 'x floor': over the floor's throughput; "
+        f"'ours / this': ours over this server's (one animal / {args.batch} animals)"
+    )
+    print_table(names, rows)
+    print(f"\n{ratios_line(rows, ours, args.batch)}")
+    for label, why in run.refused.items():
+        print(f"{label}: not timed, {why}")
+    if args.markdown:
+        write_markdown(args, names, rows, run)
+    return 1 if run.refused else 0
 
 
-def main() -> int:
-    """Run the benchmark(s) and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", help="MLflow model URI (default: latest registered)")
+def ratios_line(rows: list[list[str]], ours: str, batch: int) -> str:
+    """The ratios of ours to every other server, at the first connection count."""
+    first = rows[0][1]
+    ratios = [f"{row[0]} {row[-1]}" for row in rows if row[1] == first and row[0] != ours]
+    return (
+        f"Throughput ratios of {ours} to the others (one animal / {batch} animals a request, "
+        f"{first} connections): " + "; ".join(ratios) + "."
+    )
+
+
+def make_peer(peer: str, args: argparse.Namespace, workdir: Path) -> Server:
+    """The server of ``peer`` (its venv installed if need be)."""
+    if peer == "mlflow":
+        return servers.mlflow(args.model_uri or latest_model_uri(args.tracking_uri))
+    if peer == "mlserver":
+        return servers.mlserver(args.venvs, workdir)
+    return servers.litserve(args.venvs) if peer == "litserve" else servers.bentoml(args.venvs)
+
+
+def write_markdown(
+    args: argparse.Namespace, names: list[str], rows: list[list[str]], run: Run
+) -> None:
+    """The table, how it was measured, and the servers not timed, for the docs."""
+    rows = [
+        [f"`{row[0]}`" if row[0] == "sampleproject serve" else row[0], *row[1:]] for row in rows
+    ]
+    method = (
+        f"One worker per server, pinned to core 0 (`taskset -c 0`); `wrk -t{args.threads} "
+        f"-c<connections> -d{args.duration}s` on core 1, after 1 s of warm-up; {args.rounds} "
+        f"interleaved rounds, medians. Same animals everywhere (the aardvark; the data set's "
+        f"first {args.batch}), each server in its own request format; same ONNX model except "
+        "MLflow's (the scikit-learn model of the same training run). Every server's answers "
+        "were checked against the project's before it was timed. 'x floor': the "
+        "server's throughput over the floor's; 'ours / this': `sampleproject serve`'s "
+        "throughput over this server's (one animal / "
+        f"{args.batch} animals a request)."
+    )
+    errors = sum(
+        result.summary.non_2xx + result.summary.socket_errors
+        for by_load in run.results.values()
+        for results in by_load.values()
+        for result in results
+    )
+    notes = [ratios_line(rows, "`sampleproject serve`", args.batch), method]
+    notes.append(f"Non-2xx answers and socket errors: {errors}.")
+    notes += [f"Not timed: {label}, {why}." for label, why in run.refused.items()]
+    doc_table.write(args.markdown, names, rows, notes, numeric=tuple(range(1, len(names))))
+
+
+def against_baseline(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int:
+    """This checkout's serving code against ``--baseline``'s, in interleaved rounds."""
+    before, after = servers.ours(args.baseline, "baseline"), servers.ours(label="this checkout")
+    run = rounds([before, after], loads_of(args), args, workdir, env)
+    if run.refused:
+        return 1
+    figures = (("requests/s", lambda result: result.summary.rps), ("CPU us/request", cpu_us))
+    for load in loads_of(args):
+        print(f"\nmedians, {load.connections} connections, {load.animals} animals a request:")
+        for unit, figure in figures:
+            old, new = (
+                statistics.median(map(figure, run.results[label][load]))
+                for label in (before.label, after.label)
+            )
+            print(
+                f"  {unit:<15} baseline {old:>8.1f}, this checkout {new:>8.1f}: "
+                f"{(new - old) / old * 100:+.1f} %"
+            )
+    return 0
+
+
+def cpu_us(result: Result) -> float:
+    """The server's CPU time a request, in microseconds."""
+    return result.cpu_us
+
+
+def loads_of(args: argparse.Namespace) -> list[Load]:
+    """Every load: for each connection count, one animal then ``--batch`` a request."""
+    return [Load(count, animals) for count in args.connections for animals in (1, args.batch)]
+
+
+def peers(value: str) -> list[str]:
+    """``--peers``: all, none, or names separated by commas."""
+    if value in {"all", "none"}:
+        return list(servers.PEERS) if value == "all" else []
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in servers.PEERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown peer {unknown[0]!r} (choose from {', '.join(servers.PEERS)})"
+        )
+    return names
+
+
+def connection_counts(value: str) -> list[int]:
+    """``--connections``: counts separated by commas."""
+    try:
+        return [int(count) for count in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {value!r}") from None
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument(
+        "--peers",
+        type=peers,
+        default=list(servers.PEERS),
+        help=f"all (default), none, or some of {','.join(servers.PEERS)}",
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out of the peers")
+    parser.add_argument(
+        "--venvs",
+        type=Path,
+        default=Path.home() / ".cache" / "sampleproject-bench",
+        help="where the peers' venvs are made (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--model-uri", help="MLflow's model URI (default: the latest registered version's run)"
+    )
     parser.add_argument(
         "--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds per server")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds of each load (default: 10)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default: 3)")
+    parser.add_argument(
+        "--connections",
+        type=connection_counts,
+        default=[8, 64],
+        help="wrk's connections, one load each (default: 8,64)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="wrk's threads (default: 1)")
+    parser.add_argument(
+        "--batch", type=int, default=100, help="animals a request, besides one (default: 100)"
+    )
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the server to core 0 and wrk to core 1",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
         metavar="DIR",
-        help="another checkout whose serving code to compare with (same model, same load)",
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="with --baseline (default: 3)")
-    parser.add_argument(
-        "--batch", type=int, default=1, help="animals per request, with --baseline (default: 1)"
+        help="another checkout whose serving code to compare with (same model, same loads)",
     )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
+    if args.no_mlflow:
+        args.peers = [peer for peer in args.peers if peer != "mlflow"]
+    if not 1 < args.batch <= len(servers.zoo_animals()):
+        parser.error(
+            f"--batch: between 2 and {len(servers.zoo_animals())} (the data set's animals)"
+        )
+    args.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    return args
 
-    if not (ROOT / "sampleproject" / "model" / "zoo.json").exists():
+
+def main() -> int:
+    """Run the benchmark and print the table."""
+    args = parse_args()
+    if not (servers.MODEL_DIR / "zoo.json").exists():
         raise SystemExit("no trained model: run `make train` first")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -370,19 +539,13 @@ def main() -> int:
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": args.tracking_uri,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{servers.BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("PYTHONPATH", None)
-    print(
-        f"wrk: {args.threads} threads, {args.connections} connections, {args.duration} s "
-        f"per server; {os.cpu_count()} CPUs"
-    )
     with tempfile.TemporaryDirectory() as temp:
-        if not args.no_mlflow:
-            against_mlflow(args, Path(temp), env)
         if args.baseline:
-            against_baseline(args, Path(temp), env)
-    return 0
+            return against_baseline(args, Path(temp), env)
+        return compare(args, Path(temp), env)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the other benchmarks importable
     sys.path.insert(0, str(ROOT))
 
-# The serving benchmark's wrk script and free port, shared.
-from bench.bench_serving import LUA, free_port  # noqa: E402  pylint: disable=wrong-import-position
+# The serving benchmark's wrk runs and free port, shared.
+from bench import wrk  # noqa: E402  pylint: disable=wrong-import-position
+from bench.servers import free_port, wait_until_up  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = Path(sys.executable).parent
 GOALS = "goals: RSS growth < 5 %, 0 5xx, 0 socket errors, p99 <= 2x the first window's"
@@ -57,33 +58,6 @@ class Window:
     rss_kib: int
 
 
-def wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until the server's /ready answers 200."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
-            raise SystemExit(f"the server exited with status {process.returncode}: {last}")
-        try:
-            url = f"http://127.0.0.1:{port}/ready"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not become ready within 60 s")
-
-
-def to_ms(value: str) -> float:
-    """wrk's latency (``850.00us``, ``1.20ms``, ``2.00s``) in milliseconds."""
-    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    if found is None:
-        raise SystemExit(f"unexpected wrk latency {value!r}")
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[found.group(2)]
-    return float(found.group(1)) * scale
-
-
 def rss_kib(pid: int) -> int:
     """The resident memory of process ``pid`` in KiB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
@@ -92,42 +66,19 @@ def rss_kib(pid: int) -> int:
     raise SystemExit(f"no VmRSS for process {pid}")
 
 
-def run_wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> str:
+def run_wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> wrk.Summary:
     """wrk's summary of ``seconds`` of load on ``url``."""
-    command = [
-        "wrk",
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "10s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-    ]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return wrk.Wrk(args.connections, args.threads).run(url, script, seconds)
 
 
-def parse(output: str, pid: int) -> Window:
-    """A :class:`Window` from wrk's summary."""
-
-    def number(pattern: str) -> str:
-        # Anchored at a line's start: "99%" also ends a "+/- Stdev" figure such as "68.99%".
-        found = re.search(pattern, output, re.MULTILINE)
-        if found is None:
-            raise SystemExit(f"unexpected wrk output:\n{output}")
-        return found.group(1)
-
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    sockets = re.search(r"Socket errors: (.*)", output)
-    socket_errors = sum(map(int, re.findall(r"\d+", sockets.group(1)))) if sockets else 0
+def window_of(measured: wrk.Summary, pid: int) -> Window:
+    """A :class:`Window` from wrk's summary, and the server's memory now."""
     return Window(
-        rps=float(number(r"Requests/sec:\s+([\d.]+)")),
-        p99_ms=to_ms(number(r"^\s*99%\s+(\S+)")),
-        requests=int(number(r"(\d+) requests in")),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=socket_errors,
+        rps=measured.rps,
+        p99_ms=measured.p99_ms,
+        requests=measured.requests,
+        non_2xx=measured.non_2xx,
+        socket_errors=measured.socket_errors,
         rss_kib=rss_kib(pid),
     )
 
@@ -144,7 +95,7 @@ def server_5xx(port: int) -> int:
 def soak(port: int, pid: int, args: argparse.Namespace, workdir: Path) -> list[Window]:
     """Warm up, then load window after window; print each as it ends."""
     script = workdir / "post.lua"
-    script.write_text(LUA.format(body=json.dumps(json.dumps(ANIMAL))), encoding="utf-8")
+    script.write_text(wrk.script(json.dumps(ANIMAL)), encoding="utf-8")
     url = f"http://127.0.0.1:{port}/predict"
     run_wrk(url, script, args.warmup, args)
     baseline = rss_kib(pid)
@@ -156,7 +107,7 @@ def soak(port: int, pid: int, args: argparse.Namespace, workdir: Path) -> list[W
     windows: list[Window] = []
     deadline = time.monotonic() + args.minutes * 60
     while (left := deadline - time.monotonic()) >= 1:
-        window = parse(run_wrk(url, script, min(args.window, left), args), pid)
+        window = window_of(run_wrk(url, script, min(args.window, left), args), pid)
         windows.append(window)
         print(
             f"{len(windows):>6}{window.rps:>12.0f}{window.p99_ms:>9.2f}"
@@ -220,7 +171,8 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_ready(port, process, Path(temp) / "serve.log")
+            ready = f"http://127.0.0.1:{port}/ready"
+            wait_until_up(ready, process, 60, Path(temp) / "serve.log")
             windows = soak(port, process.pid, args, Path(temp))
             errors_5xx = server_5xx(port)
         finally:
