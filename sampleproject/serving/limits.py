@@ -30,9 +30,13 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            response = JSONResponse(error_body(self._too_large()), 413)
-            await response(scope, receive, send)
+        if declared.isdigit():
+            if int(declared) > self.max_bytes:
+                response = JSONResponse(error_body(self._too_large()), 413)
+                await response(scope, receive, send)
+                return
+            # The HTTP server reads exactly the declared length: nothing more to count.
+            await self.app(scope, receive, send)
             return
         received = 0
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ from sampleproject.monitoring.counting import SLOTS, count_values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
+# Rows an ArrayCounter puts aside before counting them (4096 animals: 256 KiB of features).
+SETTLE_ROWS = 4096
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # The methods of RFC 9110 and PATCH (RFC 5789); any other is labelled OTHER_METHOD.
 STANDARD_METHODS = frozenset(
@@ -77,21 +79,21 @@ class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # class code -> its series (codes absent from ``classes`` count nowhere)
+        series_of_code = np.full(max(classes, default=0) + 1, len(classes), dtype=np.intp)
+        series_of_code[list(classes)] = np.arange(len(classes))
         self.predictions = ArrayCounter(
             "sampleproject_predictions",
             "Animals predicted, by predicted class",
-            ("class_name",),
-            [(name,) for name in classes.values()],
+            (("class_name",), [(name,) for name in classes.values()]),
+            lambda codes: np.bincount(series_of_code[codes], minlength=len(classes) + 1)[:-1],
             self.registry,
         )
-        # class code -> its series (codes absent from ``classes`` count nowhere)
-        self._series_of_code = np.full(max(classes, default=0) + 1, len(classes), dtype=np.intp)
-        self._series_of_code[list(classes)] = np.arange(len(classes))
         self.inputs = ArrayCounter(
             "sampleproject_input_values",
             "Animals received for prediction, by feature and value",
-            ("feature", "value"),
-            [(name, str(value)) for name, value in SLOTS],
+            (("feature", "value"), [(name, str(value)) for name, value in SLOTS]),
+            count_values,
             self.registry,
         )
         # The served model. With several workers a gauge is combined over the live ones:
@@ -127,12 +129,11 @@ class Metrics:  # pylint: disable=too-many-instance-attributes  # one per metric
 
     def count_inputs(self, features: npt.NDArray[np.float32]) -> None:
         """Count the feature values of a batch of animals (``[n, 16]``, validated)."""
-        self.inputs.add(count_values(features))
+        self.inputs.add(features)
 
     def count_predictions(self, codes: npt.NDArray[np.int64]) -> None:
         """Count a batch's predicted classes."""
-        series = self._series_of_code[codes]
-        self.predictions.add(np.bincount(series, minlength=len(self.predictions.series) + 1)[:-1])
+        self.predictions.add(codes)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one answered request (a non-standard ``method`` is counted as ``other``)."""
@@ -162,49 +163,69 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class ArrayCounter:
-    """A Prometheus counter whose series are all known in advance, counted in a NumPy array.
+    """A Prometheus counter of observations whose series are all known in advance.
 
-    A request adds the counts of all its series at once: one vectorised addition where a
-    :class:`Counter` takes one locked increment per series (16 for one animal's inputs, the
-    largest cost of a prediction request after the model). In one process the registry
-    reads the array when it is scraped. With several workers, prometheus-client's
-    multiprocess mode reads only its shared files, so each addition also increments the
-    series that changed, in files that every worker's scrape adds up.
+    ``count`` turns a batch of observations (NumPy rows) into one count per series. In one
+    process, a request only puts its rows aside, and they are counted together, in one
+    vectorised pass, when :data:`SETTLE_ROWS` are waiting or when the registry is scraped:
+    for one animal, counting on every request cost more than the model (16 locked increments
+    for its inputs, then several small NumPy calls). With several workers, prometheus-client's
+    multiprocess mode reads only its shared files, which any worker may be asked to sum at
+    any time, so each request's counts go to those files at once.
     """
 
     def __init__(  # pylint: disable=too-many-arguments
         self,
         name: str,
         documentation: str,
-        labelnames: tuple[str, ...],
-        series: Sequence[tuple[str, ...]],
+        labels: tuple[tuple[str, ...], Sequence[tuple[str, ...]]],
+        count: Callable[[npt.NDArray[Any]], npt.NDArray[np.int64]],
         registry: CollectorRegistry,
     ) -> None:
+        """``labels``: the label names, then every series' label values."""
         self.name = name
         self.documentation = documentation
-        self.labelnames = labelnames
-        self.series = tuple(series)
-        self.totals = np.zeros(len(series), dtype=np.int64)
+        self.labelnames, self.series = labels[0], tuple(labels[1])
+        self._count = count
+        self._totals = np.zeros(len(self.series), dtype=np.int64)
+        self._waiting: list[npt.NDArray[Any]] = []
+        self._waiting_rows = 0
         self._shared: list[Any] | None = None
         if os.environ.get(MULTIPROC_ENV):
-            counter = Counter(name, documentation, labelnames, registry=registry)
-            self._shared = [counter.labels(*labels) for labels in self.series]
+            counter = Counter(name, documentation, self.labelnames, registry=registry)
+            self._shared = [counter.labels(*values) for values in self.series]
         else:
             registry.register(self)  # a collector: see collect()
 
-    def add(self, counts: npt.NDArray[np.int64]) -> None:
-        """Add ``counts`` (one per series, in :attr:`series` order)."""
-        self.totals += counts
-        if self._shared is not None:
-            hit = np.flatnonzero(counts)
-            for index, count in zip(hit.tolist(), counts[hit].tolist(), strict=True):
-                self._shared[index].inc(count)
+    def add(self, rows: npt.NDArray[Any]) -> None:
+        """Count the observations ``rows`` (now, or with others before the next scrape)."""
+        if self._shared is None:
+            self._waiting.append(rows)
+            self._waiting_rows += len(rows)
+            if self._waiting_rows >= SETTLE_ROWS:  # bounded memory between scrapes
+                self._settle()
+            return
+        counts = self._count(rows)
+        hit = np.flatnonzero(counts)
+        for index, count in zip(hit.tolist(), counts[hit].tolist(), strict=True):
+            self._shared[index].inc(count)
+
+    def totals(self) -> npt.NDArray[np.int64]:
+        """Every series' count so far (in one process)."""
+        self._settle()
+        return self._totals
+
+    def _settle(self) -> None:
+        if self._waiting:
+            self._totals += self._count(np.concatenate(self._waiting))
+            self._waiting.clear()
+            self._waiting_rows = 0
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         """The counter's family, every series included (at 0 too: rate() needs them)."""
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, total in zip(self.series, self.totals.tolist(), strict=True):
-            family.add_metric(labels, total)
+        for values, total in zip(self.series, self.totals().tolist(), strict=True):
+            family.add_metric(values, total)
         yield family
 
 
