@@ -53,7 +53,8 @@ CONFIG := setup.py pyproject.toml MANIFEST.in
 MODEL_DIR := $(PACKAGE)/model
 MODEL := $(MODEL_DIR)/zoo.onnx $(MODEL_DIR)/zoo.json
 TRAIN_INPUTS := $(PACKAGE)/data/zoo.data $(wildcard $(PACKAGE)/config/*.toml) \
-	$(shell find $(PACKAGE)/training -name '*.py' 2>/dev/null) $(PACKAGE)/schema.py
+	$(shell find $(PACKAGE)/training -name '*.py' 2>/dev/null) $(PACKAGE)/schema.py \
+	$(PACKAGE)/features.py
 # The default tracking store is embedded (a SQLite file and a folder here); set
 # MLFLOW_TRACKING_URI to log to a tracking server instead.
 MLFLOW_TRACKING_URI ?= sqlite:///mlruns/mlflow.db
