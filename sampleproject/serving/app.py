@@ -53,10 +53,17 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     app.state.model = model
     app.state.metrics = metrics
     app.outer_layers = (
-        # Outermost first: metrics see every answer, 413s included.
+        # Outermost first. The direct path counts its own answers; the metrics middleware
+        # sees every other answer, the size limit's 413s included.
+        partial(
+            DirectPredict,
+            model=model,
+            metrics=metrics,
+            max_animals=settings.max_animals,
+            max_body_bytes=settings.max_body_bytes,
+        ),
         partial(MetricsMiddleware, metrics=metrics),
         partial(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-        partial(DirectPredict, model=model, metrics=metrics, max_animals=settings.max_animals),
     )
     add_error_handlers(app)
     app.include_router(routes.operations)

@@ -25,11 +25,11 @@ that every answer is the one the FastAPI route alone gave.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sampleproject import schema
@@ -45,18 +45,27 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class DirectPredict:  # pylint: disable=too-few-public-methods
-    """Pure ASGI middleware: answers ``POST /predict`` itself when it can, else passes it on."""
+    """Pure ASGI middleware: answers ``POST /predict`` itself when it can, else passes it on.
 
-    # The metrics label the direct answers by this route template, as they label a Starlette
-    # route's answers by ``scope["route"].path``.
-    path = PATH
+    It is the outermost layer, so that the requests it answers cross nothing else: it counts
+    them in the metrics itself, and takes only bodies of a declared length within the limit
+    (the HTTP server then reads exactly that many bytes). A body sent without a length, or
+    over the limit, goes on to the size-limit middleware.
+    """
 
-    def __init__(
-        self, app: ASGIApp, *, model: ServedModel, metrics: Metrics, max_animals: int
+    def __init__(  # pylint: disable=too-many-arguments
+        self,
+        app: ASGIApp,
+        *,
+        model: ServedModel,
+        metrics: Metrics,
+        max_animals: int,
+        max_body_bytes: int,
     ) -> None:
         self.app = app
         self._model = model
         self._metrics = metrics
+        self._max_body_bytes = max_body_bytes
         self._animals = TypeAdapter[Any](schemas.predict_body(max_animals, schema.Animal))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,22 +73,36 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
             scope["type"] == "http"
             and scope["path"] == PATH
             and scope["method"] == "POST"
-            and _declared_json(scope)
+            and self._takes(scope)
             and self._model.current is not None
         ):
             await self.app(scope, receive, send)
             return
-        scope["route"] = self
-        try:
-            body = await _read_body(receive)
-        except HTTPException as refused:  # 413 from the size limit, while the body streams in
-            await _send_json(send, refused.status_code, errors.error_body(str(refused.detail)))
-            return
+        start = time.perf_counter()
+        body = await _read_body(receive)
         answer = self._answer(body) if body else None  # an empty body: FastAPI's 422
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
             return
-        await _send_json(send, *answer)
+        try:
+            await _send_json(send, *answer)
+        finally:
+            self._metrics.observe("POST", PATH, answer[0], time.perf_counter() - start)
+
+    def _takes(self, scope: Scope) -> bool:
+        """A body declared as ``application/json`` (with parameters or not), of a declared
+        length within the limit."""
+        media_type = length = b""
+        for name, value in scope["headers"]:  # ASGI gives header names in lower case
+            if name == b"content-type":
+                media_type = value.split(b";", 1)[0].strip().lower()
+            elif name == b"content-length":
+                length = value
+        return (
+            media_type == b"application/json"
+            and length.isdigit()
+            and int(length) <= self._max_body_bytes
+        )
 
     def _answer(self, body: bytes) -> tuple[int, Any] | None:
         """(status, JSON-ready body), or None for a body FastAPI should parse itself."""
@@ -95,14 +118,6 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
         except Exception:  # pylint: disable=broad-exception-caught  # a bug: log it, say 500
             logger.exception("unexpected error")
             return 500, errors.error_body(errors.INTERNAL_ERROR)
-
-
-def _declared_json(scope: Scope) -> bool:
-    """True when the Content-Type is ``application/json`` (with parameters or not)."""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
-    return False
 
 
 async def _read_body(receive: Receive) -> bytes:
