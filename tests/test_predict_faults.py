@@ -86,6 +86,9 @@ def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     process.send_signal(signum)
+    # Wait with stdin still open: closing it first (communicate does) could let a busy process
+    # read end-of-file, and so a cut last line, before it handles the signal.
+    process.wait(timeout=30)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == status
     assert "Traceback" not in stderr.decode()

@@ -551,13 +551,19 @@ def test_the_supervisor_passes_sighup_on_to_its_workers() -> None:
     import signal  # pylint: disable=import-outside-toplevel
     import subprocess  # pylint: disable=import-outside-toplevel
     import sys  # pylint: disable=import-outside-toplevel
+    from functools import partial  # pylint: disable=import-outside-toplevel
     from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
 
     from sampleproject.serving import server  # pylint: disable=import-outside-toplevel
 
     # Built without __init__, which would install signal handlers in this test process.
     supervisor = server._ReloadingSupervisor.__new__(server._ReloadingSupervisor)  # pylint: disable=protected-access
-    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as worker:
+    # SIGHUP's default action in the worker, even when this test runs under nohup (whose
+    # ignored SIGHUP children inherit), set before the worker runs: no signal can be lost.
+    default_hup = partial(signal.signal, signal.SIGHUP, signal.SIG_DFL)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    # pylint: disable-next=subprocess-popen-preexec-fn  # one thread here: safe
+    with subprocess.Popen(sleeper, preexec_fn=default_hup) as worker:  # noqa: PLW1509
         not_started = SimpleNamespace(pid=None)
         supervisor.processes = [not_started, SimpleNamespace(pid=worker.pid)]  # type: ignore[list-item]
         supervisor.handle_hup()
