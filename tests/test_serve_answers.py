@@ -75,7 +75,8 @@ def _requests() -> Iterator[tuple[str, str, dict[str, str], bytes]]:
     }
     for name, body in animals.items():
         yield name, "POST", JSON, json.dumps(body).encode()
-    # No trailing comma: Python's json module words it differently from 3.13 on.
+    # No trailing comma, no nesting 2,000 deep: Python's json module answers them differently
+    # from 3.13 on (another message; a deeper recursion limit).
     raw = {
         "an empty body": b"",
         "whitespace": b"  \n",
@@ -91,7 +92,6 @@ def _requests() -> Iterator[tuple[str, str, dict[str, str], bytes]]:
         "a byte order mark": b'\xef\xbb\xbf{"legs": 4}',
         "invalid UTF-8": b'{"legs": 4, "\xff": 1}',
         "deep nesting": b"[" * 300 + b"]" * 300,
-        "nesting past the recursion limit": b"[" * 2000 + b"]" * 2000,
         "a leading zero": b'{"legs": 04}',
         "a negative zero": b'{"hair": -0, "legs": 4}',
         "nearly four legs": b'{"legs": 4.0000000000000001}',
