@@ -11,10 +11,11 @@ model, count, and send JSON bytes.
 The direct path validates in strict mode, which pydantic-core does without calling Python:
 every value a JSON integer, flags 0 or 1, legs from the data's domain, no unknown field. That
 accepts a subset of what the API accepts (it also takes ``true`` and ``1.0``) with the same
-values. Anything else goes on to FastAPI unchanged: other paths and methods, a body not
-declared as ``application/json``, an empty body, a body the strict check refuses (replayed,
-so FastAPI parses and validates it again: an invalid request gets its usual message, and a
-``true`` its usual answer), and requests while no model is loaded.
+values. Anything else goes on to the usual stack (metrics, size limit, FastAPI) unchanged:
+other paths and methods, a body not declared as ``application/json`` or without a declared
+length within the limit, an empty body, a body the strict check refuses (replayed, so FastAPI
+parses and validates it again: an invalid request gets its usual message, and a ``true`` its
+usual answer), and requests while no model is loaded.
 
 The FastAPI route stays the API's documented contract and answers those. Both paths share
 the validation (:func:`schemas.predict_body`) and the prediction
@@ -33,7 +34,9 @@ from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sampleproject import schema
+from sampleproject.inference.predictor import LoadedModel
 from sampleproject.serving import errors, schemas
+from sampleproject.serving.limits import header
 from sampleproject.serving.metrics import Metrics
 from sampleproject.serving.model_state import ServedModel
 from sampleproject.serving.prediction import predict
@@ -69,18 +72,20 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
         self._animals = TypeAdapter[Any](schemas.predict_body(max_animals, schema.Animal))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The model that answers this request, whatever reloads meanwhile.
+        model = self._model.current
         if not (
             scope["type"] == "http"
             and scope["path"] == PATH
             and scope["method"] == "POST"
+            and model is not None
             and self._takes(scope)
-            and self._model.current is not None
         ):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         body = await _read_body(receive)
-        answer = self._answer(body) if body else None  # an empty body: FastAPI's 422
+        answer = self._answer(body, model) if body else None  # an empty body: FastAPI's 422
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -92,23 +97,16 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
     def _takes(self, scope: Scope) -> bool:
         """A body declared as ``application/json`` (with parameters or not), of a declared
         length within the limit."""
-        media_type = length = b""
-        for name, value in scope["headers"]:  # ASGI gives header names in lower case
-            if name == b"content-type":
-                media_type = value.split(b";", 1)[0].strip().lower()
-            elif name == b"content-length":
-                length = value
+        media_type = header(scope, b"content-type").split(b";", 1)[0].strip().lower()
+        length = header(scope, b"content-length")
         return (
             media_type == b"application/json"
             and length.isdigit()
             and int(length) <= self._max_body_bytes
         )
 
-    def _answer(self, body: bytes) -> tuple[int, Any] | None:
+    def _answer(self, body: bytes, model: LoadedModel) -> tuple[int, Any] | None:
         """(status, JSON-ready body), or None for a body FastAPI should parse itself."""
-        model = self._model.current
-        if model is None:  # unloaded since the check: FastAPI answers 503 as usual
-            return None
         try:
             animals = self._animals.validate_json(body, strict=True)
         except ValidationError:

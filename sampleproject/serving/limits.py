@@ -29,7 +29,7 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared = header(scope, b"content-length")
         if declared.isdigit():
             if int(declared) > self.max_bytes:
                 response = JSONResponse(error_body(self._too_large()), 413)
@@ -54,9 +54,9 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
         await self.app(scope, receive_within_limit, send)
 
 
-def _content_length(scope: Scope) -> bytes:
-    """The Content-Length header's value (b"" without one); ASGI gives names in lower case."""
+def header(scope: Scope, wanted: bytes) -> bytes:
+    """The value of header ``wanted`` (lower case, as ASGI gives names), b"" without one."""
     for name, value in scope["headers"]:
-        if name == b"content-length":
+        if name == wanted:
             return bytes(value)
     return b""

@@ -41,9 +41,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sampleproject.monitoring.counting import SLOTS, count_values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
 # Rows an ArrayCounter puts aside before counting them (4096 animals: 256 KiB of features).
 SETTLE_ROWS = 4096
+# Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # The methods of RFC 9110 and PATCH (RFC 5789); any other is labelled OTHER_METHOD.
 STANDARD_METHODS = frozenset(
