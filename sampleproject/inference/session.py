@@ -7,6 +7,7 @@ session made from validated metadata; the one-animal ``predict`` starts it from 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,21 @@ class Predictions:
     """Predictions for a batch of ``n`` animals (NumPy arrays, row ``i`` is animal ``i``)."""
 
     codes: npt.NDArray[np.int64]  # [n] the predicted class codes
-    probability: npt.NDArray[np.float32]  # [n] the probability of the predicted class
     probabilities: npt.NDArray[np.float32]  # [n, classes] every class, in metadata order
+    column_of_code: npt.NDArray[np.intp]  # class code -> its column of ``probabilities``
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    # Worked out when asked for (files' answers), not for every request the server answers,
+    # which reads it from the rounded probabilities.
+    @cached_property
+    def probability(self) -> npt.NDArray[np.float32]:
+        """[n] the probability of each predicted class."""
+        chosen: npt.NDArray[np.float32] = self.probabilities[
+            np.arange(len(self.codes)), self.column_of_code[self.codes]
+        ]
+        return chosen
 
     # float32 0.62 is 0.6200000047683716 as a Python float: round in float64 for JSON.
     def rounded_probability(self, digits: int = 6) -> npt.NDArray[np.float64]:
@@ -122,8 +133,6 @@ class Session:
             raise ValueError(f"expected a [n, {width}] array")
         if batch.shape[0] == 0:
             empty = np.zeros((0, len(self.class_codes)), dtype=np.float32)
-            return Predictions(np.zeros(0, dtype=np.int64), np.zeros(0, np.float32), empty)
+            return Predictions(np.zeros(0, dtype=np.int64), empty, self._column_of_code)
         labels, probabilities = self._session.run(self._output_names, {name: batch})
-        codes = np.asarray(labels, dtype=np.int64)
-        chosen = probabilities[np.arange(len(codes)), self._column_of_code[codes]]
-        return Predictions(codes, chosen, probabilities)
+        return Predictions(np.asarray(labels, dtype=np.int64), probabilities, self._column_of_code)
