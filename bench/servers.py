@@ -88,12 +88,15 @@ def ours(tree: Path = ROOT, label: str = "sampleproject serve") -> Server:
     )
 
 
-def floor(venvs: Path) -> Server:
-    """The raw ASGI app under uvicorn with httptools and uvloop (its own venv if need be)."""
-    has_fast_parts = all(importlib.util.find_spec(name) for name in ("httptools", "uvloop"))
+def floor(venvs: Path, loop: str = "uvloop") -> Server:
+    """The raw ASGI app under uvicorn with httptools, on ``loop``: uvloop (the floor, as the
+    issue that started the benchmark set it) or asyncio (the loop ``sampleproject serve``
+    runs on). The project's venv has both; else a venv of their own."""
+    parts = ("httptools", "uvloop") if loop == "uvloop" else ("httptools",)
+    has_fast_parts = all(importlib.util.find_spec(name) for name in parts)
     python = BIN / "python" if has_fast_parts else venv_python("floor", venvs)
     return Server(
-        "floor: raw ASGI app on uvicorn httptools+uvloop",
+        f"floor: raw ASGI app on uvicorn httptools+{loop}",
         lambda port: [
             str(python),
             *("-m", "uvicorn", "bench.floor_app:app", "--host", "127.0.0.1", "--port", str(port)),
@@ -101,7 +104,7 @@ def floor(venvs: Path) -> Server:
                 "--http",
                 "httptools",
                 "--loop",
-                "uvloop",
+                loop,
                 "--no-access-log",
                 "--log-level",
                 "warning",

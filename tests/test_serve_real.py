@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import os
 import signal
@@ -144,6 +145,18 @@ def test_health_ready_predict_and_metrics_over_http(server: Server, tmp_path: Pa
     assert stop(server) == 0
     assert '"POST /predict HTTP/1.1" 200' in server.log.read_text(encoding="utf-8")
     assert (tmp_path / "serve.out").read_bytes() == b""
+
+
+def test_the_server_runs_httptools_on_asyncios_loop_even_with_uvloop_installed(
+    server: Server,
+) -> None:
+    """uvicorn would pick uvloop up by itself; serve asks for asyncio's loop (see server.py)."""
+    assert importlib.util.find_spec("uvloop") is not None  # installed here (the bench's floor)
+    assert server.post(json.dumps(ANIMAL).encode())[0] == 200
+    # The native extensions the serving process has loaded.
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text(encoding="utf-8")
+    assert "/httptools/" in maps
+    assert "/uvloop/" not in maps
 
 
 def test_a_large_body_gets_413_with_or_without_content_length(server: Server) -> None:
