@@ -1,9 +1,9 @@
 """The floor of the serving benchmark: a raw ASGI app, no framework, the same model and answers.
 
-What a Python server cannot beat on one core: uvicorn's fastest parts (httptools, uvloop)
-around nothing but JSON in, one ONNX Runtime call, JSON out. It answers ``POST /predict``
-as ``sampleproject serve`` does (an object for an object, a list for a list) but validates
-nothing, and ``GET`` anything with 200 (the benchmark's readiness probe)::
+What a Python server cannot beat on one core: uvicorn's fastest parts (httptools, uvloop or
+asyncio's loop) around nothing but JSON in, one ONNX Runtime call, JSON out. It answers
+``POST /predict`` as ``sampleproject serve`` does (an object for an object, a list for a
+list) but validates nothing, and ``GET`` anything with 200 (the benchmark's readiness probe)::
 
     python -m uvicorn bench.floor_app:app --http httptools --loop uvloop --no-access-log
 """
