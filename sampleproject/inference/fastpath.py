@@ -136,15 +136,53 @@ class JsonLayout:
         if not fixed.isascii() or _JSON_ESCAPED.search("".join(cast("list[str]", names))):
             return None
         codes = np.frombuffer(fixed.encode("ascii"), dtype=np.uint8).reshape(len(texts), -1)
-        expected = np.frombuffer(self.fixed, dtype=np.uint8)
-        constant = np.ones(len(expected), dtype=bool)
-        constant[self.slots] = False
-        if not (codes[:, constant] == expected[constant]).all():
-            return None
-        features = _checked_digits(codes[:, self.slots], self.columns)
+        features = self.features(codes)
         if features is None:
             return None
         return (names if self.named else [None] * len(texts)), features
+
+    def features(self, codes: npt.NDArray[np.uint8]) -> Features | None:
+        """The features of rows ``codes`` (``[n, len(fixed)]`` bytes, names left out), if each
+        is this layout's text with allowed digits in its slots."""
+        # The layout's text has a 0 in every slot: so must the rows, once their digits are 0.
+        blanked = codes.copy()
+        blanked[:, self.slots] = _ZERO
+        if blanked.tobytes() != self.fixed * len(codes):
+            return None
+        return _checked_digits(codes[:, self.slots], self.columns)
+
+
+# What may separate the objects of an array body: json.dumps' default, and compact JSON.
+_ARRAY_SEPARATORS = (b", ", b",")
+_NO_NAME = frozenset((schema.NAME_COLUMN,))
+
+
+def array_features(body: bytes, max_rows: int) -> Features | None:
+    """The features of a JSON array of at most ``max_rows`` animals, if every one is written
+    in the same layout as the first (a JSON Lines row without a name), one after the other.
+
+    Every object then has the same length, so the body, without its brackets, is one
+    ``[n, object + separator]`` array of bytes, checked against the layout in one pass.
+    """
+    if not (body.startswith(b"[{") and body.endswith(b"}]")) or not body.isascii():
+        return None
+    end = body.index(b"}") + 1  # the first object's end: plain objects hold no braces
+    layout = JsonLayout.of(body[1:end].decode("ascii"), _NO_NAME)
+    if layout is None:
+        return None
+    following = body.find(b"{", end)
+    separator = b"" if following < 0 else body[end:following]
+    if following >= 0 and separator not in _ARRAY_SEPARATORS:
+        return None
+    width = len(layout.fixed) + len(separator)
+    rows, extra = divmod(len(body) - 2 + len(separator), width)
+    if extra or not 1 <= rows <= max_rows:
+        return None
+    codes = np.frombuffer(body[1:-1] + separator, dtype=np.uint8).reshape(rows, width)
+    objects, separators = codes[:, : len(layout.fixed)], codes[:, len(layout.fixed) :]
+    if not (separators == np.frombuffer(separator, dtype=np.uint8)).all():
+        return None
+    return layout.features(objects)
 
 
 def _plain(record: dict[str, Any], ignore: frozenset[str]) -> bool:

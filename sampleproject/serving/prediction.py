@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from sampleproject import schema
 from sampleproject.inference.predictor import LoadedModel
@@ -25,7 +26,19 @@ def predict(
     """
     many = isinstance(animals, list)
     batch: list[schema.Animal] = animals if isinstance(animals, list) else [animals]
-    features = np.array(list(map(schema.Animal.as_row, batch)), dtype=np.float32)
+    return predict_features(features_of(batch), many, model, metrics)
+
+
+def features_of(animals: list[schema.Animal]) -> npt.NDArray[np.float32]:
+    """The animals' features, ``[n, 16]`` in model order."""
+    return np.array(list(map(schema.Animal.as_row, animals)), dtype=np.float32)
+
+
+def predict_features(
+    features: npt.NDArray[np.float32], many: bool, model: LoadedModel, metrics: Metrics
+) -> Any:
+    """:func:`predict` from the animals' features (``[n, 16]``, validated): a list of
+    answers if ``many``, else the one answer."""
     predictor = model.predictor
     answers = predictor.predict(features)
     metrics.count_inputs(features)
