@@ -41,8 +41,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sampleproject.monitoring.counting import SLOTS, count_values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# Rows an ArrayCounter puts aside before counting them (4096 animals: 256 KiB of features).
-SETTLE_ROWS = 4096
+# Rows an ArrayCounter puts aside before counting them. Few enough that counting them is a
+# short pause (a few dozen µs): at 4,096 each count showed in the latency tail (one animal a
+# request, 8 connections: p99 3.9 ms and p99.9 11 ms, against 2.6 and 4.3 ms at 256).
+SETTLE_ROWS = 256
 # Latency buckets from 0.5 ms: a prediction takes well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # The methods of RFC 9110 and PATCH (RFC 5789); any other is labelled OTHER_METHOD.
