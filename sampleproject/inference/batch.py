@@ -195,7 +195,7 @@ def _validated(rows: list[dict[str, Any]], numbers: list[int], source: str) -> C
         raise _row_error(error, numbers, source) from None
     return Chunk(
         names=[animal.animal_name for animal in animals],
-        features=np.array(list(map(schema.Animal.as_row, animals)), dtype=np.float32),
+        features=fastpath.validated_features(animals),
     )
 
 

@@ -4,12 +4,14 @@ Each function returns the chunk's features (``[n, 16]`` float32), or None when i
 then the caller validates the chunk with pydantic, which gives the same values for what is
 valid and the error message for what is not. What passes here is a subset of what pydantic
 accepts (every value written as exactly one allowed digit), so answers cannot differ.
+:func:`validated_features` gives the same array from pydantic's animals.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -42,6 +44,11 @@ def _checked_digits(codes: npt.NDArray[np.uint8], columns: npt.NDArray[np.intp])
 
 
 _ALL_COLUMNS = np.arange(len(schema.FEATURES))
+
+
+def validated_features(animals: Sequence[schema.Animal]) -> Features:
+    """The features of animals pydantic validated, ``[n, 16]`` in model order."""
+    return np.array(list(map(schema.Animal.as_row, animals)), dtype=np.float32)
 
 
 def csv_features(rows: list[list[str]], positions: tuple[int, ...]) -> Features | None:

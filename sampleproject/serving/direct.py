@@ -134,8 +134,7 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
             animals = self._animals.validate_json(body, strict=True)
         except ValidationError:
             return None
-        many = isinstance(animals, list)
-        return features_of(animals if many else [animals]), many
+        return features_of(animals)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sampleproject import schema
+from sampleproject.inference.fastpath import validated_features
 from sampleproject.inference.predictor import LoadedModel
 from sampleproject.serving.metrics import Metrics
 
@@ -24,14 +25,16 @@ def predict(
     One ONNX Runtime call whatever the number of animals; their inputs and predicted classes
     are counted in ``metrics``.
     """
-    many = isinstance(animals, list)
-    batch: list[schema.Animal] = animals if isinstance(animals, list) else [animals]
-    return predict_features(features_of(batch), many, model, metrics)
+    return predict_features(*features_of(animals), model, metrics)
 
 
-def features_of(animals: list[schema.Animal]) -> npt.NDArray[np.float32]:
-    """The animals' features, ``[n, 16]`` in model order."""
-    return np.array(list(map(schema.Animal.as_row, animals)), dtype=np.float32)
+def features_of(
+    animals: schema.Animal | list[schema.Animal],
+) -> tuple[npt.NDArray[np.float32], bool]:
+    """The features of one animal or a list of them (``[n, 16]``), and whether it is a list."""
+    if isinstance(animals, list):
+        return validated_features(animals), True
+    return validated_features([animals]), False
 
 
 def predict_features(
