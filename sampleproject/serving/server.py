@@ -20,7 +20,7 @@ from sampleproject.serving.settings import ServeSettings
 
 APP_FACTORY = "sampleproject.serving.app:app_from_env"
 # httptools parses HTTP several times faster than h11. The event loop is asyncio's, not uvloop's,
-# even where uvloop is installed: under 64 connections uvloop's p99 latency was 3 to 10 times
+# even where uvloop is installed: under 64 connections uvloop's p99 latency was up to 10 times
 # asyncio's at about the same throughput (it writes answers a loop cycle late, see
 # https://github.com/MagicStack/uvloop/issues/631), measured in docs/benchmarks.md.
 HTTP, LOOP = "httptools", "asyncio"
