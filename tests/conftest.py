@@ -7,6 +7,7 @@ so a missing install step can never hide behind a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -57,6 +58,26 @@ def run_make(
         check=False,
         timeout=timeout,
     )
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``mount``'s units: 64k, 16m) mounted on the new folder
+    ``folder`` (needs root), unmounted afterwards."""
+    require(os.geteuid() == 0, "mounting a tmpfs needs root")
+    mount, umount = require_tool("mount"), require_tool("umount")
+    folder.mkdir()
+    mounted = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    require(mounted.returncode == 0, f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([umount, str(folder)], check=True)
 
 
 @pytest.fixture(scope="session")

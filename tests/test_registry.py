@@ -29,6 +29,7 @@ from sampleproject.inference import registry
 from sampleproject.inference.model import default_model_dir
 from sampleproject.inference.predictor import ModelSource
 from sampleproject.inference.registry import ModelRef, RegistryError, fetch, parse_ref
+from tests.conftest import require_tool, tmpfs
 
 
 def closed_port_uri() -> str:
@@ -206,6 +207,7 @@ class StandIn(http.server.ThreadingHTTPServer):
         self.aliases: dict[str, str] = {}
         self.download_uris: dict[str, str] = {}
         self.seen_headers: list[dict[str, str]] = []
+        self.cut_short: set[str] = set()  # paths answered with half their declared body
 
     @property
     def uri(self) -> str:
@@ -262,6 +264,10 @@ class _StandInHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if urllib.parse.urlsplit(self.path).path in self.server.cut_short:
+            self.wfile.write(body[: len(body) // 2])  # then the connection closes
+            self.close_connection = True
+            return
         self.wfile.write(body)
 
     def log_message(self, *_args: object) -> None:  # quiet
@@ -413,3 +419,222 @@ def test_the_client_authenticates_as_mlflow_s_own_variables_say(
         monkeypatch.setenv(name, value)
     fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, tmp_path)
     assert {seen.get("Authorization") for seen in stand_in.seen_headers} == {header}
+
+
+# --- Names that become paths -----------------------------------------------------------
+# A reference's name and version, and the version the registry answers, are folder names in
+# the cache: each must be one plain path component before it is used (issue 23, item 5).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "models:/../1",
+        "models:/./1",
+        "models:/..@champion",
+        "models:/zoo-classifier@..",
+        "models:/zoo-classifier@cham.pion",  # MLflow's aliases have no dots
+        "models:/zoo\\classifier/1",
+        "models:/zoo:classifier/1",
+        "models:/zoo\nclassifier/1",
+        "models:/zoo-classifier/1234567890123456789",  # more digits than a version has
+    ],
+)
+def test_names_and_aliases_that_cannot_be_folder_names_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_ref(text)
+    message = str(raised.value)
+    assert message.startswith(f"invalid model reference {text!r}: ")
+    assert "\n" not in message
+
+
+def test_a_reference_that_climbs_out_of_the_cache_leaves_what_is_outside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # models:/../1 named CACHE/../versions/1: a folder outside the cache, which was loaded
+    # and then, since it held no model, removed.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    outside = tmp_path / "versions" / "1"
+    outside.mkdir(parents=True)
+    (outside / "zoo.json").write_text("{}", encoding="utf-8")
+    (outside / "notes.txt").write_text("someone's work", encoding="utf-8")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", closed_port_uri())
+    monkeypatch.setenv("SAMPLEPROJECT_CACHE_DIR", str(cache))
+    assert cli.main(["predict", "--model", "models:/../1", "--legs", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sampleproject: error: invalid model reference 'models:/../1': ")
+    assert "the model name '..' cannot be a folder name" in err
+    assert err.count("\n") == 1
+    assert sorted(path.name for path in outside.iterdir()) == ["notes.txt", "zoo.json"]
+
+
+@pytest.mark.parametrize("answer", ["../../../outside", "1/../../../../outside", "..", "-1", ""])
+def test_a_version_the_registry_answers_must_be_a_number(
+    stand_in: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    outside = tmp_path / "outside"  # CACHE/zoo-classifier/versions/../../../outside
+    outside.mkdir()
+    (outside / "zoo.json").write_text("{}", encoding="utf-8")
+    (outside / "notes.txt").write_text("someone's work", encoding="utf-8")
+    cache = tmp_path / "cache"
+    fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, cache)  # versions/ exists
+    tags = [{"key": "model_sha256", "value": "0" * 64}]  # disagrees with what is "cached"
+    stand_in.versions[answer] = {"name": "zoo-classifier", "version": answer, "tags": tags}
+    stand_in.aliases["evil"] = answer
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stand_in.uri)
+    stand_in.download_uris[answer] = f"mlflow-artifacts:/runs/{answer}/onnx"
+    with pytest.raises(RegistryError) as raised:
+        ModelSource("models:/zoo-classifier@evil", cache_dir=cache).load()
+    assert sorted(path.name for path in outside.iterdir()) == ["notes.txt", "zoo.json"]
+    assert str(raised.value) == (
+        "models:/zoo-classifier@evil: the registry answered a version that is not one: "
+        f"{answer!r} is not a version number"
+    )
+    assert sorted(path.name for path in (cache / "zoo-classifier" / "versions").iterdir()) == ["1"]
+
+
+# --- The cache's faults: one line each, never a traceback (issue 23, item 6) -------------
+
+
+def run_predict(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``sampleproject predict ARGS`` in a process of its own, with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "sampleproject", "predict", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+CHAMPION_ANIMAL = ("--model", "models:/zoo-classifier@champion", "--legs", "4", "--hair", "--milk")
+
+
+def test_a_version_the_cache_cannot_store_is_one_line_and_status_2(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    versions = tmp_path / "zoo-classifier" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "1").write_text("a file where version 1's folder goes", encoding="utf-8")
+    env = {"MLFLOW_TRACKING_URI": stand_in.uri, "SAMPLEPROJECT_CACHE_DIR": str(tmp_path)}
+    done = run_predict(env, *CHAMPION_ANIMAL)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "sampleproject: error: models:/zoo-classifier@champion: cannot store version 1 in the "
+        f"model cache {versions}: Not a directory\n"
+    )
+    assert [path.name for path in versions.iterdir()] == ["1"]  # no staging folder left
+
+
+@pytest.mark.parametrize("block", ["aliases is a file", "the alias record is a folder"])
+def test_an_alias_the_cache_cannot_record_is_a_warning_and_the_model_answers(
+    stand_in: StandIn, tmp_path: Path, block: str
+) -> None:
+    root = tmp_path / "zoo-classifier"
+    if block == "aliases is a file":
+        root.mkdir()
+        (root / "aliases").write_text("not a folder", encoding="utf-8")
+    else:
+        (root / "aliases" / "champion").mkdir(parents=True)
+    env = {"MLFLOW_TRACKING_URI": stand_in.uri, "SAMPLEPROJECT_CACHE_DIR": str(tmp_path)}
+    done = run_predict(env, *CHAMPION_ANIMAL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mammal ")
+    assert done.stderr.startswith(
+        "cannot record in the model cache that champion is version 1 ("
+    ), done.stderr
+    assert done.stderr.endswith(
+        "): a restart while the tracking server is down would not know it\n"
+    )
+    assert done.stderr.count("\n") == 1
+
+
+ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"
+MODEL_PATH = "/api/2.0/mlflow-artifacts/artifacts/runs/1/onnx/zoo.onnx"
+
+
+@pytest.mark.parametrize("path", [ALIAS_PATH, MODEL_PATH])
+def test_an_answer_cut_short_with_an_empty_cache_is_one_line_and_status_2(
+    stand_in: StandIn, tmp_path: Path, path: str
+) -> None:
+    stand_in.cut_short.add(path)
+    env = {"MLFLOW_TRACKING_URI": stand_in.uri, "SAMPLEPROJECT_CACHE_DIR": str(tmp_path)}
+    done = run_predict(env, *CHAMPION_ANIMAL)
+    assert done.returncode == 2
+    found = re.fullmatch(
+        r"sampleproject: error: models:/zoo-classifier@champion: cannot reach the MLflow "
+        rf"tracking server at {re.escape(stand_in.uri)} \(its answer was cut short after "
+        r"(\d+) of (\d+) bytes\), and no copy of it is cached in \S+\n",
+        done.stderr,
+    )
+    assert found, done.stderr
+    assert 2 * int(found[1]) in (int(found[2]), int(found[2]) - 1)
+    assert not list((tmp_path / "zoo-classifier" / "versions").glob("*"))  # nothing half-stored
+
+
+def test_an_answer_cut_short_falls_back_to_the_cached_copy(
+    stand_in: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = cache_with_champion(tmp_path, version="1")
+    stand_in.cut_short.add(ALIAS_PATH)
+    with caplog.at_level(logging.WARNING, logger="sampleproject.registry"):
+        fetched = fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, tmp_path)
+    assert (fetched.version, fetched.folder, fetched.from_cache) == ("1", folder, True)
+    assert "its answer was cut short" in caplog.text
+
+
+# --- A read-only cache, for real (a tmpfs mounted read-only: needs root) -----------------
+
+
+@pytest.fixture(name="mounted_cache")
+def mounted_cache_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs to fill and then remount read-only (see :func:`read_only`)."""
+    with tmpfs(tmp_path / "cache", "16m") as folder:
+        yield folder
+
+
+def read_only(folder: Path) -> None:
+    """Remount the tmpfs at ``folder`` read-only."""
+    subprocess.run(
+        [require_tool("mount"), "-o", "remount,ro", str(folder)], check=True, capture_output=True
+    )
+    with pytest.raises(OSError, match="Read-only file system"):
+        (folder / "probe").write_text("x", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_read_only_cache_without_the_version_is_one_line_and_status_2(
+    stand_in: StandIn, mounted_cache: Path
+) -> None:
+    fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, mounted_cache)
+    stand_in.add_version("2", default_model_dir(), sha256_tag=shipped_sha256())
+    stand_in.aliases["champion"] = "2"
+    read_only(mounted_cache)
+    env = {"MLFLOW_TRACKING_URI": stand_in.uri, "SAMPLEPROJECT_CACHE_DIR": str(mounted_cache)}
+    done = run_predict(env, *CHAMPION_ANIMAL)
+    assert done.returncode == 2
+    versions = mounted_cache / "zoo-classifier" / "versions"
+    assert done.stderr == (
+        "sampleproject: error: models:/zoo-classifier@champion: cannot store version 2 in the "
+        f"model cache {versions}: Read-only file system\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_read_only_cache_with_the_version_answers_and_warns_once(
+    stand_in: StandIn, mounted_cache: Path
+) -> None:
+    fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, mounted_cache)
+    read_only(mounted_cache)
+    env = {"MLFLOW_TRACKING_URI": stand_in.uri, "SAMPLEPROJECT_CACHE_DIR": str(mounted_cache)}
+    done = run_predict(env, *CHAMPION_ANIMAL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mammal ")
+    aliases = mounted_cache / "zoo-classifier" / "aliases"
+    assert done.stderr == (
+        "cannot record in the model cache that champion is version 1 "
+        f"({aliases}: Read-only file system): a restart while the tracking server is down "
+        "would not know it\n"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -90,8 +89,7 @@ class ModelSource:
         try:
             return _open(fetched.folder, str(fetched.ref), fetched.version, current, self.threads)
         except SampleProjectError as error:
-            # Fetch it again next time: the cached copy may be what is damaged.
-            shutil.rmtree(fetched.folder, ignore_errors=True)
+            fetched.discard()  # fetch it again next time: the cached copy may be damaged
             raise registry.RegistryError(
                 f"{fetched.ref} (version {fetched.version}): {error}"
             ) from None
