@@ -71,3 +71,20 @@ def add_model_options(parser: argparse.ArgumentParser, registry_note: str) -> No
         help="a version from the MLflow registry: models:/NAME@ALIAS or models:/NAME/VERSION "
         f"({registry_note})",
     )
+
+
+def add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
+    """``--tracking-uri``, which every command that talks to MLflow takes."""
+    from sampleproject.inference.registry import DEFAULT_TRACKING_URI  # only for these commands
+
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
+    )
+
+
+def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that move the champion alias (``promote``, ``rollback``)."""
+    add_tracking_uri_option(parser)
+    parser.add_argument("--reason", default="", help="why, recorded on the version")

@@ -1,4 +1,4 @@
-"""``predict -o`` when things go wrong for real: a full disk, SIGTERM and Ctrl-C mid-way."""
+"""``predict -o`` when things go wrong for real: a full disk, a signal mid-way, ``kill -9``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, require, require_tool
+from sampleproject.atomic import ABANDONED_AFTER_SECONDS
+from tests.conftest import BIN, tmpfs
 from tests.test_predict import animals_csv, data_rows
 
 pytestmark = pytest.mark.slow
@@ -28,21 +29,8 @@ def many_animals(count: int) -> str:
 @pytest.fixture(name="tiny_disk")
 def tiny_disk_fixture(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs (needs root), unmounted after the test."""
-    require(os.geteuid() == 0, "mounting a tmpfs needs root")
-    mount, umount = require_tool("mount"), require_tool("umount")
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    mounted = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    require(mounted.returncode == 0, f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "tiny", "64k") as folder:
         yield folder
-    finally:
-        subprocess.run([umount, str(folder)], check=True)
 
 
 def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk: Path) -> None:
@@ -63,12 +51,9 @@ def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk
     assert not list(tiny_disk.iterdir())  # neither the file nor a temporary one
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
-    tmp_path: Path, signum: signal.Signals, status: int
-) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+def start_half_way(out: Path) -> subprocess.Popen[bytes]:
+    """``predict - -o out/predictions.csv``, once it has written part of its output and waits
+    for the rest of its input."""
     text = many_animals(50_000).encode()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [*PREDICT, "-", "-o", str(out / "predictions.csv")],
@@ -85,6 +70,19 @@ def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
         assert process.poll() is None
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    return process
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)],
+)
+def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    process = start_half_way(out)
     process.send_signal(signum)
     # Wait with stdin still open: closing it first (communicate does) could let a busy process
     # read end-of-file, and so a cut last line, before it handles the signal.
@@ -94,3 +92,29 @@ def test_a_signal_in_the_middle_leaves_no_file_and_no_traceback(
     assert "Traceback" not in stderr.decode()
     assert stdout == b""
     assert not list(out.iterdir())  # neither the file nor a temporary one
+
+
+def test_what_kill_9_leaves_is_removed_by_the_next_write_of_that_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    process = start_half_way(out)
+    process.kill()  # SIGKILL: nothing can clean up
+    process.communicate(timeout=30)
+    (left,) = out.iterdir()
+    assert left.name.startswith(".predictions.csv.")
+    assert left.name.endswith(".tmp")
+    # The next write removes it once it is older than a minute (younger, it may belong to a
+    # writer that has not locked it yet): age it rather than wait.
+    when = time.time() - ABANDONED_AFTER_SECONDS - 60
+    os.utime(left, (when, when))
+    source = tmp_path / "animals.csv"
+    source.write_text(many_animals(10), encoding="utf-8")
+    done = subprocess.run(
+        [*PREDICT, str(source), "-o", str(out / "predictions.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [path.name for path in out.iterdir()] == ["predictions.csv"]

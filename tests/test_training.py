@@ -21,7 +21,7 @@ from sampleproject.cli import main
 from sampleproject.commands import train as train_command
 from sampleproject.errors import SampleProjectError, UsageError
 from sampleproject.schema import CLASS_NAMES, FEATURE_VALUES, FEATURES
-from sampleproject.training import export, gate, metadata, tracking
+from sampleproject.training import export, gate, metadata, prerequisites, tracking
 from sampleproject.training.config import TrainConfig, load_config
 from sampleproject.training.data import Dataset, load_dataset
 from sampleproject.training.evaluation import confusion_matrix_figure, cross_validate
@@ -386,7 +386,7 @@ def test_train_without_the_training_stack_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "skl2onnx", None)  # as if it were not installed
-    assert train_command.missing_training_packages() == ["skl2onnx"]
+    assert prerequisites.missing_training_packages() == ["skl2onnx"]
     assert main(["train", "--output-dir", str(tmp_path / "model")]) == 1
     captured = capsys.readouterr()
     assert captured.err == (

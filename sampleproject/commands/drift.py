@@ -147,8 +147,9 @@ def _write_rules(path: Path, reference: TrainingDistribution, class_names: tuple
 
 
 def _observe(args: argparse.Namespace, predictor: Predictor) -> Observed:
-    from sampleproject.commands.predict import detect_format, open_input
+    from sampleproject.formats import detect_format
     from sampleproject.monitoring.sources import observe_file
+    from sampleproject.streams import open_input
 
     source = "<stdin>" if args.file == "-" else args.file
     with open_input(args.file) as stream:

@@ -13,19 +13,12 @@ Many animals, CSV or JSON Lines, from a file or stdin (``-``), to stdout or ``--
 from __future__ import annotations
 
 import argparse
-import io
-import signal
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
-from itertools import chain
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from sampleproject import features
 from sampleproject.arguments import add_model_options
 from sampleproject.errors import SampleProjectError, UsageError
-from sampleproject.formats import EXTENSIONS, FORMATS, Format
+from sampleproject.formats import FORMATS, detect_format, format_of
 
 if TYPE_CHECKING:
     from sampleproject.inference.predictor import Predictor
@@ -130,10 +123,12 @@ def _open_quickly(args: argparse.Namespace, threads: int) -> Session | None:
 
 
 def _predict_file(args: argparse.Namespace) -> int:
+    from sampleproject.streams import termination_as_exit
+
     predictor = _load(args)  # first: a broken model is reported before any input is read
     source = "<stdin>" if args.file == "-" else args.file
     try:
-        with _sigterm_as_exit():
+        with termination_as_exit():
             count = _predict_file_to(args, predictor, source)
     except BrokenPipeError:
         raise  # stdout closed by its reader: the CLI ends quietly
@@ -148,90 +143,19 @@ def _predict_file(args: argparse.Namespace) -> int:
 
 
 def _predict_file_to(args: argparse.Namespace, predictor: Predictor, source: str) -> int:
-    from sampleproject.atomic import atomic_write
     from sampleproject.inference import batch
+    from sampleproject.streams import open_input, open_output
 
-    with ExitStack() as stack:
-        stream = stack.enter_context(open_input(args.file))
+    with open_input(args.file) as stream:
         in_format, lines = detect_format(args.file, args.input_format, stream)
-        out: IO[str] = sys.stdout
-        if args.output:
-            # The file appears only if every row was predicted; on an error it is untouched.
-            try:
-                out = stack.enter_context(atomic_write(args.output))
-            except OSError as error:
-                raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
-        out_format = args.output_format or _format_of(args.output) or in_format
-        writer = batch.make_writer(out_format, out, predictor)
-        return batch.predict_stream(
-            lines, source, in_format, writer, predictor, ignore=args.ignore_columns
-        )
-
-
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM ends the run as Ctrl-C does: the ``with`` blocks remove what is half-written.
-
-    Its default action kills the process at once, which would leave the temporary output
-    file behind; exiting with 128 + 15 keeps the shell's convention for "terminated".
-    """
-
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def open_input(file: str) -> Iterator[TextIO]:
-    """``file`` as UTF-8 text ('-' = stdin); a decoding error becomes a one-line usage error."""
-    # newline="" lets the csv module see the line endings, as its documentation asks;
-    # utf-8-sig drops the byte-order mark that spreadsheets and Windows editors write.
-    try:
-        if file == "-":
-            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-        else:
-            stream = Path(file).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
-    except OSError as error:
-        raise UsageError(f"cannot read {file}: {error.strerror}") from None
-    try:
-        yield stream
-    except UnicodeDecodeError:
-        raise UsageError(f"{file} is not UTF-8 text") from None
-    finally:
-        if file != "-":
-            stream.close()
+        # Checked before any row is predicted; the file appears only if every row was.
+        with open_output(args.output, stream) as out:
+            out_format = args.output_format or format_of(args.output) or in_format
+            writer = batch.make_writer(out_format, out, predictor)
+            return batch.predict_stream(
+                lines, source, in_format, writer, predictor, ignore=args.ignore_columns
+            )
 
 
 def _column_names(text: str) -> frozenset[str]:
     return frozenset(name.strip() for name in text.split(",") if name.strip())
-
-
-def _format_of(path: str | None) -> Format | None:
-    return EXTENSIONS.get(Path(path).suffix.lower()) if path else None
-
-
-def detect_format(file: str, given: Format | None, stream: TextIO) -> tuple[Format, Iterable[str]]:
-    """The input's format (given, else from the extension, else sniffed) and its lines."""
-    if given:
-        return given, stream
-    if file != "-":
-        detected = _format_of(file)
-        if detected is None:
-            raise UsageError(
-                f"cannot tell the format of {file} from its extension; "
-                "use --input-format csv or --input-format jsonl"
-            )
-        return detected, stream
-    # stdin has no name: a JSON object starts with "{", a CSV header with a column name.
-    peeked: list[str] = []
-    for line in stream:
-        peeked.append(line)
-        if line.strip():
-            break
-    sniffed: Format = "jsonl" if "".join(peeked).lstrip().startswith("{") else "csv"
-    return sniffed, chain(peeked, stream)

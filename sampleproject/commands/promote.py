@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from sampleproject.commands.train import add_tracking_uri_option
+from sampleproject.arguments import add_registry_options
 from sampleproject.inference.registry import CHAMPION, REGISTERED_MODEL
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
+from sampleproject.training.prerequisites import packaged_inputs, require_training_stack
 
 DESCRIPTION = f"""\
 Move the MLflow registry alias '{CHAMPION}' of {REGISTERED_MODEL} to VERSION (default: the
@@ -38,16 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_registry_options(parser: argparse.ArgumentParser) -> None:
-    """The options ``promote`` and ``rollback`` share."""
-    add_tracking_uri_option(parser)
-    parser.add_argument("--reason", default="", help="why, recorded on the version")
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate, decide, move the alias; print the decision."""
-    from sampleproject.commands.train import packaged_inputs, require_training_stack
-
     require_training_stack()
     from sampleproject.training import promotion
     from sampleproject.training.config import load_config
@@ -59,19 +48,9 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.data or default_data)
     uri = resolve_tracking_uri(args.tracking_uri)
     with one_line_errors(uri):
-        client = registry_client(uri)
+        client = promotion.registry_client(uri)
         decision = promotion.promote(
             client, args.version or promotion.latest_version(client), config, dataset, args.reason
         )
     print(f"{CHAMPION} is now version {decision.candidate}: {decision.summary()}")
     return 0
-
-
-def registry_client(tracking_uri: str) -> MlflowClient:
-    """An MLflow client for the tracking store (MLflow's own messages kept to warnings)."""
-    import logging
-
-    from mlflow.tracking import MlflowClient
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=tracking_uri)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sampleproject.commands.promote import add_registry_options, registry_client
+from sampleproject.arguments import add_registry_options
 from sampleproject.inference.registry import CHAMPION, REGISTERED_MODEL
+from sampleproject.training.prerequisites import require_training_stack
 
 DESCRIPTION = f"""\
 Move the MLflow registry alias '{CHAMPION}' of {REGISTERED_MODEL} back to VERSION at once,
@@ -21,14 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Move the alias; print what it pointed at before."""
-    from sampleproject.commands.train import require_training_stack
-
     require_training_stack()
     from sampleproject.training import promotion
     from sampleproject.training.tracking import one_line_errors, resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     with one_line_errors(uri):
-        previous = promotion.rollback(registry_client(uri), args.version, args.reason)
+        previous = promotion.rollback(promotion.registry_client(uri), args.version, args.reason)
     print(f"{CHAMPION} is now version {args.version} (was {previous})")
     return 0

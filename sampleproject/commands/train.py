@@ -7,16 +7,12 @@ standard library; the training stack (scikit-learn, MLflow...) is imported by :f
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
-from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
-import sampleproject
-from sampleproject.errors import SampleProjectError
+from sampleproject.arguments import add_tracking_uri_option
 from sampleproject.inference.model import default_model_dir
-from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
+from sampleproject.inference.registry import REGISTERED_MODEL
+from sampleproject.training.prerequisites import packaged_inputs, require_training_stack
 
 DESCRIPTION = """\
 Train the Zoo classifier on the data, estimate its quality with stratified cross-validation,
@@ -27,8 +23,6 @@ metrics, confusion matrix, model) is tracked in MLflow and the model version reg
 Needs the training stack: pip install 'sampleproject[train]'.
 """
 
-# The training stack's import names; `pip install sampleproject[train]` provides them.
-TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
 # One experiment for the model's runs, named as the model.
 DEFAULT_EXPERIMENT = REGISTERED_MODEL
 
@@ -61,40 +55,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_EXPERIMENT,
         help="MLflow experiment name (default: %(default)s)",
     )
-
-
-def add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
-    """``--tracking-uri``, which every command that talks to MLflow takes."""
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
-    )
-
-
-def missing_training_packages() -> list[str]:
-    """The training stack's packages that are not installed."""
-    return [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
-
-
-def require_training_stack() -> None:
-    """One line naming the fix when the training stack is not installed."""
-    missing = missing_training_packages()
-    if missing:
-        raise SampleProjectError(
-            f"training needs {', '.join(missing)}: pip install 'sampleproject[train]'"
-        )
-
-
-@contextlib.contextmanager
-def packaged_inputs() -> Iterator[tuple[Path, Path]]:
-    """The shipped data and training configuration, as files."""
-    package = resources.files(sampleproject)
-    with (
-        resources.as_file(package / "data" / "zoo.data") as data,
-        resources.as_file(package / "config" / "train.toml") as config,
-    ):
-        yield data, config
 
 
 def run(args: argparse.Namespace) -> int:

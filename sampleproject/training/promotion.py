@@ -149,3 +149,11 @@ def _move_champion(client: MlflowClient, version: str, what: str) -> None:
 
 def _because(reason: str) -> str:
     return f": {reason}" if reason else ""
+
+
+def registry_client(tracking_uri: str) -> MlflowClient:
+    """An MLflow client for the tracking store (MLflow's own messages kept to warnings)."""
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=tracking_uri)
