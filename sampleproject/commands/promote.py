@@ -20,6 +20,9 @@ least the champion's, both evaluated now on the same data, folds and seed. A ref
 promotion prints both figures and exits 1. The move (who, when, why) is recorded on the
 version. Deployments that serve models:/{REGISTERED_MODEL}@{CHAMPION} pick it up on reload.
 
+Promotions and rollbacks run at once are safe: the alias is moved under a lock that the
+registry holds, and only when the champion compared with is still the champion.
+
 Needs the training stack: pip install 'sampleproject[train]'."""
 
 

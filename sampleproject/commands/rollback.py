@@ -11,7 +11,8 @@ from sampleproject.training.prerequisites import require_training_stack
 DESCRIPTION = f"""\
 Move the MLflow registry alias '{CHAMPION}' of {REGISTERED_MODEL} back to VERSION at once,
 without evaluation (it earned its place before). The move (who, when, why) is recorded on
-the version; deployments serving the alias pick it up on reload (SIGHUP)."""
+the version; deployments serving the alias pick it up on reload (SIGHUP). A promotion running
+at the same time compares itself with VERSION before it moves the alias."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,11 @@ now, on the same data, with the same folds and seed. The deciding metric is macr
 class counts alike, and the rare ones are where models differ); "not worse" means at least
 the champion's figure, so a retrained identical recipe may be promoted. Every move of the
 alias is written on the version: tags (who, when, why) and a line added to its description.
+
+Promotions and rollbacks at once (two operators, two CI jobs) are safe against each other:
+the alias is moved only under the registry's champion lock (:mod:`.champion_lock`), and a
+promotion moves it only if the champion it compared with is still the champion; if the
+champion moved meanwhile, the candidate is compared with the new one first.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from mlflow.tracking import MlflowClient
 from sampleproject.errors import SampleProjectError, UsageError
 from sampleproject.inference.registry import CHAMPION, REGISTERED_MODEL
 from sampleproject.training import gate
+from sampleproject.training.champion_lock import champion_lock
 from sampleproject.training.config import TrainConfig
 from sampleproject.training.data import Dataset
 from sampleproject.training.evaluation import cross_validate
@@ -57,31 +63,44 @@ def promote(
     client: MlflowClient, version: str, config: TrainConfig, dataset: Dataset, reason: str
 ) -> Decision:
     """Move ``champion`` to ``version`` if it passes the gate and is not worse; else raise."""
-    champion = current_champion(client)
-    decision = Decision(
-        version,
-        evaluate(client, version, config, dataset),
-        champion,
-        None if champion is None else evaluate(client, champion, config, dataset),
-    )
-    failures = gate.gate_failures(decision.candidate_metrics, config.gate.minimums())
+    candidate = evaluate(client, version, config, dataset)
+    failures = gate.gate_failures(candidate, config.gate.minimums())
     if failures:
         raise PromotionRefused(
             f"version {version} fails the quality gate ({'; '.join(failures)}): not promoted"
         )
+    figures: dict[str, dict[str, float]] = {}  # the champions compared with, by version
+    champion = current_champion(client)
+    while True:
+        # Cross-validation takes seconds: outside the lock, which others may need meanwhile.
+        if champion is not None and champion not in figures:
+            figures[champion] = evaluate(client, champion, config, dataset)
+        decision = Decision(
+            version, candidate, champion, None if champion is None else figures[champion]
+        )
+        with champion_lock(client, f"promote version {version}"):
+            now = current_champion(client)
+            if now == champion:  # still the one compared with: decide, and move
+                _decide(client, decision, reason)
+                return decision
+        champion = now  # moved by someone else meanwhile: compare with that one
+
+
+def _decide(client: MlflowClient, decision: Decision, reason: str) -> None:
+    """Move the alias to the candidate, unless it is worse than the champion."""
     if decision.champion_metrics is not None and (
         decision.candidate_metrics[DECIDING_METRIC] < decision.champion_metrics[DECIDING_METRIC]
     ):
         raise PromotionRefused(f"worse than the champion ({decision.summary()}): not promoted")
-    _move_champion(client, version, f"promoted ({decision.summary()}){_because(reason)}")
-    return decision
+    _move_champion(client, decision.candidate, f"promoted ({decision.summary()}){_because(reason)}")
 
 
 def rollback(client: MlflowClient, version: str, reason: str) -> str | None:
     """Move ``champion`` back to ``version`` (no evaluation: it was champion-worthy before)."""
     _version(client, version)  # it must exist
-    previous = current_champion(client)
-    _move_champion(client, version, f"rolled back from version {previous}{_because(reason)}")
+    with champion_lock(client, f"roll back to version {version}"):
+        previous = current_champion(client)
+        _move_champion(client, version, f"rolled back from version {previous}{_because(reason)}")
     return previous
 
 
