@@ -67,13 +67,11 @@ def open_output(path: str | None, source: IO[str]) -> Iterator[IO[str]]:
             f"--output {path} is the input file: the results would replace it; "
             "write them to another file"
         )
+    if Path(path).is_dir():
+        raise UsageError(f"--output {path} is a folder: give the name of a file to write")
     with ExitStack() as stack:
         try:
             out = stack.enter_context(atomic_write(path))
-        except IsADirectoryError:
-            raise UsageError(
-                f"--output {path} is a folder: give the name of a file to write"
-            ) from None
         except OSError as error:
             raise UsageError(f"cannot write {path}: {error.strerror}") from None
         yield out

@@ -33,16 +33,22 @@ def tiny_disk_fixture(tmp_path: Path) -> Iterator[Path]:
         yield folder
 
 
-def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk: Path) -> None:
-    source = tmp_path / "animals.csv"
-    source.write_text(many_animals(20_000), encoding="utf-8")  # about 600 KB of predictions
-    result = subprocess.run(
-        [*PREDICT, str(source), "-o", str(tiny_disk / "predictions.csv")],
+def predict_file(folder: Path, animals: int, output: Path) -> subprocess.CompletedProcess[str]:
+    """``predict FOLDER/animals.csv -o OUTPUT``, with that many animals in the file."""
+    source = folder / "animals.csv"
+    source.write_text(many_animals(animals), encoding="utf-8")
+    return subprocess.run(
+        [*PREDICT, str(source), "-o", str(output)],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
+
+
+def test_a_full_disk_is_one_line_a_failure_and_no_file(tmp_path: Path, tiny_disk: Path) -> None:
+    # About 600 KB of predictions.
+    result = predict_file(tmp_path, 20_000, tiny_disk / "predictions.csv")
     assert result.returncode == 1
     assert result.stderr == (
         f"sampleproject: error: cannot write {tiny_disk / 'predictions.csv'}: "
@@ -107,14 +113,6 @@ def test_what_kill_9_leaves_is_removed_by_the_next_write_of_that_file(tmp_path: 
     # writer that has not locked it yet): age it rather than wait.
     when = time.time() - ABANDONED_AFTER_SECONDS - 60
     os.utime(left, (when, when))
-    source = tmp_path / "animals.csv"
-    source.write_text(many_animals(10), encoding="utf-8")
-    done = subprocess.run(
-        [*PREDICT, str(source), "-o", str(out / "predictions.csv")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = predict_file(tmp_path, 10, out / "predictions.csv")
     assert done.returncode == 0, done.stderr
     assert [path.name for path in out.iterdir()] == ["predictions.csv"]

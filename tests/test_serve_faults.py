@@ -22,6 +22,7 @@ from sampleproject.errors import SampleProjectError
 from sampleproject.inference.model import default_model_dir
 from sampleproject.inference.predictor import LoadedModel, load_predictor
 from sampleproject.serving.app import create_app
+from sampleproject.serving.model_state import Loader
 from sampleproject.serving.settings import ServeSettings
 from tests.test_registry import StandIn, shipped_sha256, stand_in_fixture
 from tests.test_serve_real import Server, start, stop
@@ -66,19 +67,24 @@ def test_a_cache_that_cannot_store_the_model_leaves_serve_up_and_not_ready(
     }
 
 
-def test_a_reload_that_meets_an_os_error_is_refused_shown_and_counted() -> None:
-    predictor = load_predictor(default_model_dir())
-    plan: list[LoadedModel | OSError] = [
-        LoadedModel(predictor, CHAMPION_REF, "1"),
-        PermissionError(13, "Permission denied", "/cache/zoo-classifier/versions"),
-    ]
+def planned(*plan: LoadedModel | Exception) -> Loader:
+    """A loader that returns or raises the steps of ``plan``, one a load."""
+    steps = list(plan)
 
     def loader(_current: LoadedModel | None) -> LoadedModel:
-        step = plan.pop(0)
-        if isinstance(step, OSError):
+        step = steps.pop(0)
+        if isinstance(step, Exception):
             raise step
         return step
 
+    return loader
+
+
+def test_a_reload_that_meets_an_os_error_is_refused_shown_and_counted() -> None:
+    loader = planned(
+        LoadedModel(load_predictor(default_model_dir()), CHAMPION_REF, "1"),
+        PermissionError(13, "Permission denied", "/cache/zoo-classifier/versions"),
+    )
     with TestClient(create_app(loader=loader)) as client:
         assert client.portal.call(client.app.state.model.load) is False
         response = client.get("/ready")
@@ -90,19 +96,11 @@ def test_a_reload_that_meets_an_os_error_is_refused_shown_and_counted() -> None:
 
 
 def test_reloads_while_not_ready_are_counted_too() -> None:
-    predictor = load_predictor(default_model_dir())
-    plan: list[LoadedModel | Exception] = [
+    loader = planned(
         SampleProjectError("the registry is down"),  # start-up: not a reload
         IsADirectoryError(21, "Is a directory", "/cache/zoo-classifier/aliases/champion"),
-        LoadedModel(predictor, CHAMPION_REF, "1"),
-    ]
-
-    def loader(_current: LoadedModel | None) -> LoadedModel:
-        step = plan.pop(0)
-        if isinstance(step, Exception):
-            raise step
-        return step
-
+        LoadedModel(load_predictor(default_model_dir()), CHAMPION_REF, "1"),
+    )
     with TestClient(create_app(loader=loader)) as client:
         assert client.get("/ready").json()["error"] == "the registry is down"
         assert reloads(client) == {"success": 0, "failure": 0}

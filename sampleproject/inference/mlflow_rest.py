@@ -103,11 +103,11 @@ class RestClient:
             got, missing = len(error.partial), error.expected
             size = "" if missing is None else f" of {got + missing}"
             raise Unreachable(f"its answer was cut short after {got}{size} bytes") from None
-        except http.client.HTTPException as error:  # not HTTP: a wrong port, a broken proxy
-            raise Unreachable(f"no valid HTTP answer ({type(error).__name__})") from None
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError) as error:  # refused, timed out, closed...
             reason = getattr(error, "reason", error)
             raise Unreachable(str(reason)) from None
+        except http.client.HTTPException as error:  # not HTTP: a wrong port, a broken proxy
+            raise Unreachable(f"no valid HTTP answer ({type(error).__name__})") from None
 
 
 def _model_file(metadata: bytes) -> str | None:
