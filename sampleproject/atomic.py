@@ -139,7 +139,7 @@ def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
     """
     remove_abandoned(parent, ".", STAGING_SUFFIX)
     folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=STAGING_SUFFIX, dir=parent))
-    lock = _hold(os.open(folder, os.O_RDONLY))
+    lock = None if _fcntl is None else _hold(os.open(folder, os.O_RDONLY))
     try:
         yield folder
     finally:

@@ -37,18 +37,16 @@ class ServedModel:  # pylint: disable=too-few-public-methods
         self._loader = loader
         self._metrics = metrics
         self._lock = asyncio.Lock()  # one load at a time
-        self._started = False  # every load after the first is a reload, and counted
 
     async def load(self) -> bool:
         """Load (or reload) the model; True when a new model now serves."""
         async with self._lock:
-            reload, self._started = self._started, True
             old = self.current
             try:
                 new = await asyncio.to_thread(self._loader, old)
             # Whatever it is, it must not escape (see the module's docstring).
             except Exception as error:  # pylint: disable=broad-exception-caught
-                self._refuse(old, reload, _reason(error))
+                self._refuse(old, _reason(error))
                 return False
             if new is None:  # the source holds the model serving: nothing to do
                 self.reload_error = None  # whatever failed before is no longer there
@@ -56,23 +54,21 @@ class ServedModel:  # pylint: disable=too-few-public-methods
             self.current = new  # the swap: one assignment, atomic for the event loop
             self.error = self.reload_error = None
             self._metrics.serving(_labels(old), (new.version or "", new.sha256))
-            if reload:
-                self._metrics.reloads.labels("success").inc()
             if old is None:
                 logger.info("model %s loaded from %s", _name(new), new.source)
             else:
+                self._metrics.reloads.labels("success").inc()
                 logger.info("model %s replaced model %s", _name(new), _name(old))
             return True
 
-    def _refuse(self, old: LoadedModel | None, reload: bool, reason: str) -> None:
-        if reload:
-            self._metrics.reloads.labels("failure").inc()
+    def _refuse(self, old: LoadedModel | None, reason: str) -> None:
         if old is None:
             self.error = reason
             self._metrics.ready.set(0)
             logger.error("cannot load the model: %s", reason)
         else:
             self.reload_error = reason
+            self._metrics.reloads.labels("failure").inc()
             logger.error("reload refused, model %s keeps serving: %s", _name(old), reason)
 
 

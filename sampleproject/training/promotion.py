@@ -69,7 +69,7 @@ def promote(
         raise PromotionRefused(
             f"version {version} fails the quality gate ({'; '.join(failures)}): not promoted"
         )
-    figures: dict[str, dict[str, float]] = {}  # the champions compared with, by version
+    figures = {version: candidate}  # the figures of each version evaluated, by version
     champion = current_champion(client)
     while True:
         # Cross-validation takes seconds: outside the lock, which others may need meanwhile.
