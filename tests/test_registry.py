@@ -638,3 +638,32 @@ def test_a_read_only_cache_with_the_version_answers_and_warns_once(
         f"({aliases}: Read-only file system): a restart while the tracking server is down "
         "would not know it\n"
     )
+
+
+def test_a_server_that_does_not_speak_http_is_an_unreachable_one(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_nonsense() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+        thread = threading.Thread(target=answer_nonsense, daemon=True)
+        thread.start()
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(RegistryError) as raised:
+            fetch(parse_ref("models:/zoo-classifier@champion"), uri, tmp_path)
+        thread.join(timeout=10)
+    assert str(raised.value).startswith(
+        f"models:/zoo-classifier@champion: cannot reach the MLflow tracking server at {uri} "
+        "(no valid HTTP answer (BadStatusLine)), and no copy of it is cached in "
+    )
+
+
+def test_a_name_longer_than_a_file_name_may_be_is_refused() -> None:
+    with pytest.raises(UsageError, match="the model name is longer than 255 bytes"):
+        parse_ref(f"models:/{'é' * 128}/1")  # 256 bytes in UTF-8
+    assert parse_ref(f"models:/{'é' * 127}/1").name == "é" * 127

@@ -64,7 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="default: from --output's extension, else the input's format",
     )
     many.add_argument(
-        "-o", "--output", metavar="PATH", help="write here (complete or not at all), not stdout"
+        "-o", "--output", metavar="PATH", help="write here, complete or not at all ('-' = stdout)"
     )
     many.add_argument(
         "--ignore-columns",

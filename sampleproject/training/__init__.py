@@ -13,5 +13,7 @@ One module per step, in the order the job runs them:
 - :mod:`.job`: the job that ties them together.
 
 This package imports scikit-learn, MLflow and friends (the ``train`` extra). Nothing outside
-it imports it at start-up, so the installed runtime never needs them.
+it imports them at start-up, so the installed runtime never needs them: the one module the
+commands import first, :mod:`.prerequisites`, checks that they are installed. Beside the
+job, :mod:`.promotion` moves the registry's champion alias, under :mod:`.champion_lock`.
 """
