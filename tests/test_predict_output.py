@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sampleproject import cli
 from sampleproject.inference.model import MODEL_DIR_ENV, default_model_dir
 from tests.conftest import require
 from tests.test_predict import animals_csv
@@ -157,3 +158,18 @@ def test_an_output_fifo_is_written_as_a_stream(
     assert read == expected
     assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the FIFO, not a file in its place
     assert sorted(path.name for path in tmp_path.iterdir()) == ["animals.csv", "predictions.fifo"]
+
+
+def test_the_refusals_are_the_same_in_process(
+    animals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the subprocess tests above, without a process: what a caller of cli.main gets.
+    assert cli.main(["predict", str(animals), "-o", str(tmp_path)]) == 2
+    assert cli.main(["predict", str(animals), "-o", str(animals)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"sampleproject: error: --output {tmp_path} is a folder: give the name of a file to write",
+        f"sampleproject: error: --output {animals} is the input file: the results would "
+        "replace it; write them to another file",
+    ]

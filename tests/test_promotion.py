@@ -17,6 +17,7 @@ import re
 import resource
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -360,3 +361,35 @@ def test_a_rollback_during_a_promotion_is_not_overwritten(shared_store: str) -> 
     assert champion(shared_store) == best
     recorded = client.get_model_version(REGISTERED_MODEL, best)
     assert recorded.tags["champion_why"] == f"rolled back from version {worst}"
+
+
+def test_a_lock_held_by_another_process_is_waited_for_then_taken(store: str) -> None:
+    name = champion_lock.lock_name()
+    held, order = threading.Event(), []
+
+    def first() -> None:
+        with champion_lock.champion_lock(MlflowClient(tracking_uri=store), "first"):
+            held.set()
+            time.sleep(1.0)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert held.wait(timeout=60)
+    client = MlflowClient(tracking_uri=store)
+    with champion_lock.champion_lock(client, "second", wait_seconds=60):
+        order.append("second in")
+        assert "second (" in client.get_registered_model(name).tags[champion_lock.HOLDER_TAG]
+    thread.join(timeout=60)
+    assert order == ["first done", "second in"]
+    assert [model.name for model in client.search_registered_models()] == []
+
+
+def test_a_holder_whose_lock_was_broken_leaves_the_new_holder_s_lock(store: str) -> None:
+    client = MlflowClient(tracking_uri=store)
+    name = champion_lock.lock_name()
+    with champion_lock.champion_lock(client, "slow"):
+        # Judged gone by another process, which broke the lock and took it.
+        client.delete_registered_model(name)
+        client.create_registered_model(name, tags={champion_lock.HOLDER_TAG: "newcomer"})
+    assert client.get_registered_model(name).tags[champion_lock.HOLDER_TAG] == "newcomer"

@@ -667,3 +667,41 @@ def test_a_name_longer_than_a_file_name_may_be_is_refused() -> None:
     with pytest.raises(UsageError, match="the model name is longer than 255 bytes"):
         parse_ref(f"models:/{'é' * 128}/1")  # 256 bytes in UTF-8
     assert parse_ref(f"models:/{'é' * 127}/1").name == "é" * 127
+
+
+def test_an_incomplete_version_folder_is_replaced_by_a_complete_download(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    folder = tmp_path / "zoo-classifier" / "versions" / "1"
+    folder.mkdir(parents=True)
+    (folder / "zoo.onnx").write_bytes(b"half a model, and no zoo.json")
+    fetched = fetch(parse_ref("models:/zoo-classifier/1"), stand_in.uri, tmp_path)
+    assert fetched.folder == folder
+    assert (folder / "zoo.onnx").read_bytes() == (default_model_dir() / "zoo.onnx").read_bytes()
+
+
+def test_a_cache_under_a_file_is_one_clear_error(stand_in: StandIn, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder goes", encoding="utf-8")
+    with pytest.raises(RegistryError) as raised:
+        fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, blocker)
+    assert str(raised.value) == (
+        "models:/zoo-classifier@champion: cannot create the model cache "
+        f"{blocker / 'zoo-classifier' / 'versions'}: Not a directory"
+    )
+
+
+def test_an_alias_the_cache_cannot_record_is_logged_once(
+    stand_in: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "zoo-classifier" / "aliases" / "champion").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="sampleproject.registry"):
+        fetched = fetch(parse_ref("models:/zoo-classifier@champion"), stand_in.uri, tmp_path)
+    assert fetched.version == "1"
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        "cannot record in the model cache that champion is version 1 "
+    )
+    # Unrecorded, the alias cannot be answered from the cache: no stale answer either.
+    with pytest.raises(RegistryError, match="no copy of it is cached"):
+        fetch(parse_ref("models:/zoo-classifier@champion"), closed_port_uri(), tmp_path)
