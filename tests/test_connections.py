@@ -172,6 +172,28 @@ def test_a_later_request_on_a_kept_alive_connection_has_its_own_header_timeout()
     assert 0.4 < seconds < 3
 
 
+def test_a_body_has_its_own_deadline_longer_than_the_headers_one() -> None:
+    limits = replace(LIMITS, header_timeout=0.3, body_timeout=1.0)
+    with serving(limits) as port, connect(port) as sock:
+        sock.sendall(request("/", length=100) + b"only part of it")
+        seconds, answer = until_closed(sock)
+    assert status_and_error(answer) == (408, "request body not received within 1.0 s")
+    assert 0.9 < seconds < 4  # the header deadline (0.3 s) passed without cutting it
+
+
+def test_a_later_requests_header_deadline_is_not_pushed_back_by_an_earlier_body() -> None:
+    limits = replace(LIMITS, header_timeout=0.3, body_timeout=2.0)
+    with serving(limits) as port, connect(port) as sock:
+        sock.sendall(request("/", length=4))
+        time.sleep(0.5)  # past the header deadline, within the body's
+        sock.sendall(b"body")
+        assert read_answer(sock).endswith(b"\r\n\r\n4")
+        sock.sendall(b"GET / HTTP/1.1\r\n")  # the next request's head never ends
+        seconds, answer = until_closed(sock)
+    assert status_and_error(answer) == (408, "request headers not received within 0.3 s")
+    assert seconds < 1.5  # its own 0.3 s, not what was left of the body's 2 s
+
+
 def test_a_connection_answered_before_its_body_ended_is_closed_after_the_keep_alive_timeout() -> (
     None
 ):
