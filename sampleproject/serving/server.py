@@ -52,6 +52,9 @@ def run(settings: ServeSettings) -> bool:
         APP_FACTORY,
         factory=True,
         loop=LOOP,
+        # No WebSocket routes: an upgrade request is answered as plain HTTP, within the limits
+        # (with a WebSocket library installed, uvicorn would hand the connection over).
+        ws="none",
         timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         host=settings.host,
         port=settings.port,
