@@ -155,7 +155,10 @@ def _run_command(name: str, argv: list[str]) -> int:
     command.configure(parser)
     args = parser.parse_args(argv)
     setup_logging(args.verbose, [name, *argv])
-    return int(command.run(args))
+    from sampleproject import private_dirs
+
+    with private_dirs.for_command(name):
+        return int(command.run(args))
 
 
 def _silence_stdout() -> None:

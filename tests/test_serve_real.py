@@ -71,10 +71,15 @@ class Server:
 
 
 def start(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, until: str = "/ready"
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    until: str = "/ready",
+    prefix: tuple[str, ...] = (),
 ) -> Server:
     """Start ``sampleproject serve ARGS`` on a free port (by $SAMPLEPROJECT_PORT); wait until
-    ``until`` answers 200 (``/health``: the process is up, whether a model loaded or not)."""
+    ``until`` answers 200 (``/health``: the process is up, whether a model loaded or not).
+    ``prefix``: a command that runs it (such as ``prlimit --nofile=64``)."""
     require((default_model_dir() / "zoo.json").exists(), "no trained model: run `make train`")
     port = free_port()
     log = tmp_path / "serve.log"
@@ -83,7 +88,10 @@ def start(
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log.open("wb") as err, (tmp_path / "serve.out").open("wb") as out:
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [str(BIN / "sampleproject"), "serve", *args], stdout=out, stderr=err, env=environment
+            [*prefix, str(BIN / "sampleproject"), "serve", *args],
+            stdout=out,
+            stderr=err,
+            env=environment,
         )
     server = Server(process, port, log)
     deadline = time.monotonic() + 60

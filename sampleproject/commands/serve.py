@@ -38,6 +38,12 @@ _METAVARS = {
     "max_body_bytes": "N",
     "max_animals": "N",
     "reload_interval": "SECONDS",
+    "max_header_bytes": "N",
+    "max_headers": "N",
+    "header_timeout": "SECONDS",
+    "body_timeout": "SECONDS",
+    "keep_alive_timeout": "SECONDS",
+    "max_connections": "N",
 }
 
 

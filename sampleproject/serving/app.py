@@ -49,6 +49,8 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
         lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
         responses=schemas.error_responses(settings.max_body_bytes),
+        # Starlette would answer /predict/ with a redirect to the Host header's host.
+        redirect_slashes=False,
     )
     app.state.model = model
     app.state.metrics = metrics

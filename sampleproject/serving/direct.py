@@ -92,6 +92,9 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
             return
         start = time.perf_counter()
         body = await _read_body(receive)
+        if body is None:  # the client went away before its whole body came: nothing to answer
+            self._metrics.observe("POST", PATH, errors.CLIENT_CLOSED, time.perf_counter() - start)
+            return
         answer = self._answer(body, model) if body else None  # an empty body: FastAPI's 422
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
@@ -137,12 +140,13 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
         return features_of(animals)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None if the connection closed before it ended."""
     chunks = []
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
+        if message["type"] != "http.request":  # the client went away (or timed out)
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break

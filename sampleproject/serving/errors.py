@@ -14,10 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 logger = logging.getLogger("sampleproject.serving")
 
 INTERNAL_ERROR = "internal error (see the server's log)"
+# The status counted for a request whose connection closed before its body was whole: the
+# client went away, or the server closed it at the body timeout (the client got a 408).
+# Nobody receives it; the code is nginx's "client closed request".
+CLIENT_CLOSED = 499
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -42,6 +47,8 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
 
 
 async def _http_error(_request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc.__cause__, ClientDisconnect):  # FastAPI's 400 for a body cut short
+        return error(CLIENT_CLOSED, "the connection closed before the request's body ended")
     return error(exc.status_code, str(exc.detail), headers=exc.headers)
 
 

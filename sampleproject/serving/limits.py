@@ -2,17 +2,17 @@
 
 A declared ``Content-Length`` over the limit is refused before the body is read; a chunked
 body (no length) is counted while it streams in and refused as soon as it passes the limit,
-so a client cannot make the server buffer an unbounded body. Both answer 413 with the API's
-JSON error body. (FastAPI's own ``max_body_size`` answers plain text in the first case.)
+so a client cannot make the server buffer an unbounded body. Both raise a 413 where the
+endpoint reads its body, after routing: the application's HTTPException handler answers it
+with the API's JSON error body, and the metrics count it under its route (answered here,
+before routing, it was counted under ``unmatched``). A request that never reads its body
+(a path that does not exist, a GET) gets its usual answer, and uvicorn drops the body.
 """
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from sampleproject.serving.errors import error_body
 
 
 class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
@@ -22,36 +22,35 @@ class BodySizeLimitMiddleware:  # pylint: disable=too-few-public-methods
         self.app = app
         self.max_bytes = max_bytes
 
-    def _too_large(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = header(scope, b"content-length")
-        if declared.isdigit():
-            if int(declared) > self.max_bytes:
-                response = JSONResponse(error_body(self._too_large()), 413)
-                await response(scope, receive, send)
-                return
+        if declared.isdigit() and int(declared) <= self.max_bytes:
             # The HTTP server reads exactly the declared length: nothing more to count.
             await self.app(scope, receive, send)
             return
-        received = 0
+        # Over the limit already (refused at the first read), or no length: counted.
+        received = int(declared) if declared.isdigit() else 0
 
         async def receive_within_limit() -> Message:
             nonlocal received
+            if received > self.max_bytes:
+                raise self._too_large()
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # Raised inside the endpoint's body reading, so the application's
-                    # HTTPException handler answers it like any other error.
-                    raise HTTPException(413, self._too_large())
+                    raise self._too_large()
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+    def _too_large(self) -> HTTPException:
+        # Raised inside the endpoint's body reading, so the application's HTTPException
+        # handler answers it like any other error.
+        return HTTPException(413, f"request body larger than {self.max_bytes} bytes")
 
 
 def header(scope: Scope, wanted: bytes) -> bytes:

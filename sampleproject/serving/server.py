@@ -7,6 +7,7 @@ dropping a request, so the supervisor passes the signal on to its workers instea
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from copy import deepcopy
@@ -16,14 +17,19 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from sampleproject.serving.connections import ConnectionLimits, connection_budget, protocol_with
 from sampleproject.serving.settings import ServeSettings
 
+logger = logging.getLogger("sampleproject.serving")
+
 APP_FACTORY = "sampleproject.serving.app:app_from_env"
-# httptools parses HTTP several times faster than h11. The event loop is asyncio's, not uvloop's,
-# even where uvloop is installed: under 64 connections uvloop's p99 latency was up to 10 times
+# The HTTP protocol is uvicorn's httptools one (it parses HTTP several times faster than h11)
+# with the limits of serving/connections.py. The event loop is asyncio's, not uvloop's, even
+# where uvloop is installed: under 64 connections uvloop's p99 latency was up to 10 times
 # asyncio's at about the same throughput (it writes answers a loop cycle late, see
-# https://github.com/MagicStack/uvloop/issues/631), measured in docs/benchmarks.md.
-HTTP, LOOP = "httptools", "asyncio"
+# https://github.com/MagicStack/uvloop/issues/631), measured in docs/benchmarks.md; its
+# factory here adds a quiet report of failed accept() calls.
+LOOP = "sampleproject.serving.connections:event_loop"
 # How long in-flight requests may take to finish after SIGTERM (docker stop waits 10 s).
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -45,8 +51,11 @@ def run(settings: ServeSettings) -> bool:
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
-        http=HTTP,
         loop=LOOP,
+        # No WebSocket routes: an upgrade request is answered as plain HTTP, within the limits
+        # (with a WebSocket library installed, uvicorn would hand the connection over).
+        ws="none",
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
@@ -54,12 +63,33 @@ def run(settings: ServeSettings) -> bool:
         log_config=log_config(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    # Set once the Config has set up logging (it may log why the connection limit is lower).
+    config.http = protocol_with(connection_limits(settings))
     if settings.workers == 1:
         server = uvicorn.Server(config)
         server.run()
         return server.started
     _ReloadingSupervisor(config, sockets=[config.bind_socket()]).run()
     return True
+
+
+def connection_limits(settings: ServeSettings) -> ConnectionLimits:
+    """The limits of every connection, the connection limit fitted to the descriptors."""
+    budget = connection_budget(settings.max_connections)
+    if budget < settings.max_connections:
+        logger.warning(
+            "max_connections lowered from %d to %d: the file-descriptor limit (ulimit -n) "
+            "leaves no more",
+            settings.max_connections,
+            budget,
+        )
+    return ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_connections=budget,
+    )
 
 
 def log_config() -> dict[str, Any]:

@@ -52,6 +52,28 @@ class ServeSettings(BaseSettings):
         description="cache of models fetched from the registry (unset: ~/.cache/sampleproject)",
     )
     access_log: bool = Field(default=True, description="log one line per request")
+    # What one connection may cost (see serving/connections.py for the measurements).
+    max_header_bytes: int = Field(
+        default=16384, ge=256, description="larger request lines and headers get 431"
+    )
+    max_headers: int = Field(default=100, ge=1, description="requests with more headers get 431")
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="seconds for a request's line and headers to arrive, else 408",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0.0, description="seconds for a body to arrive after its headers, else 408"
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0.0, description="seconds an idle connection is kept between requests"
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open connections per worker; past it the longest idle one is closed, "
+        "else 503 (lowered to fit `ulimit -n`)",
+    )
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables, for the worker processes."""
