@@ -24,6 +24,7 @@ from sampleproject import __version__, schema
 from sampleproject.inference.predictor import ModelSource
 from sampleproject.serving import routes, schemas
 from sampleproject.serving.direct import DirectPredict
+from sampleproject.serving.docs_pages import add_docs_pages
 from sampleproject.serving.errors import add_error_handlers
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import Metrics, MetricsMiddleware
@@ -49,6 +50,8 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
         lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
         responses=schemas.error_responses(settings.max_body_bytes),
+        docs_url=None,  # FastAPI's pages load from a CDN; ours from the package (docs_pages)
+        redoc_url=None,
     )
     app.state.model = model
     app.state.metrics = metrics
@@ -68,6 +71,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     add_error_handlers(app)
     app.include_router(routes.operations)
     app.include_router(routes.predictions(settings.max_animals))
+    add_docs_pages(app)
     return app
 
 
