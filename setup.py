@@ -9,6 +9,8 @@ import pathlib
 import re
 
 from setuptools import find_packages, setup
+from setuptools.command.bdist_wheel import bdist_wheel
+from setuptools.errors import FileError
 
 HERE = pathlib.Path(__file__).parent
 
@@ -93,6 +95,26 @@ DEV_REQUIRES = [
     "uvloop>=0.19; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
 ]
 
+# The wheel ships the trained model (package_data below), which is made, not written: a
+# fresh clone has none. Without this check the build would only warn ("no files found
+# matching '*.onnx'") and make a wheel that cannot predict.
+MODEL_FILES = ("sampleproject/model/zoo.onnx", "sampleproject/model/zoo.json")
+
+
+class BdistWheelWithModel(bdist_wheel):
+    """``bdist_wheel`` (also what ``python -m build`` runs), refused in one line without a model."""
+
+    def run(self) -> None:
+        missing = [name for name in MODEL_FILES if not (HERE / name).is_file()]
+        if missing:
+            # setuptools prints a FileError as one line, "error: ...", and exits 1.
+            raise FileError(
+                f"no trained model ({', '.join(missing)} missing): run 'make train' "
+                "(or 'sampleproject train' in the development environment), then build again"
+            )
+        super().run()
+
+
 setup(
     # The distribution name matches the import package, so the Makefile can derive paths.
     name="sampleproject",
@@ -144,4 +166,5 @@ setup(
     extras_require={"train": TRAIN_REQUIRES, "dev": DEV_REQUIRES},
     # No setup_requires: PEP 518's [build-system] in pyproject.toml replaced it.
     zip_safe=False,  # the model is opened as a file
+    cmdclass={"bdist_wheel": BdistWheelWithModel},
 )

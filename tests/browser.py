@@ -153,5 +153,5 @@ def served_folder(folder: Path) -> Iterator[str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: object) -> None:  # pylint: disable=redefined-builtin
         """No access log on the test's stderr."""

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sampleproject.errors import INSTALL_TRAIN_EXTRA
+
 pytestmark = pytest.mark.slow
 
 TRAINING_STACK = {"scikit-learn", "skl2onnx", "mlflow", "matplotlib", "pandas", "onnx"}
@@ -84,6 +86,6 @@ def test_the_fresh_install_measures_drift_but_plots_only_with_matplotlib(
     assert done.returncode == 2
     assert done.stderr == (
         "sampleproject: error: --plot needs matplotlib, which the runtime does not install: "
-        "pip install 'sampleproject[train]'\n"
+        f"{INSTALL_TRAIN_EXTRA}\n"
     )
     assert not (tmp_path / "d.png").exists()

@@ -48,7 +48,9 @@ def pack(spec: str, integrity: str) -> bytes:
     """The package's archive, from npm's cache when it has it, checked against ``integrity``."""
     npm = shutil.which("npm")
     if npm is None:
-        raise AssetError("npm is needed (Debian: apt-get install npm; tools/install-system-deps.sh)")
+        raise AssetError(
+            "npm is needed (Debian: apt-get install npm; tools/install-system-deps.sh)"
+        )
     with tempfile.TemporaryDirectory() as folder:
         result = subprocess.run(
             [npm, "pack", "--silent", "--prefer-offline", "--pack-destination", folder, spec],

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import sampleproject
-from sampleproject.errors import SampleProjectError
+from sampleproject.errors import INSTALL_TRAIN_EXTRA, SampleProjectError
 from sampleproject.inference.model import default_model_dir
 from sampleproject.inference.registry import DEFAULT_TRACKING_URI, REGISTERED_MODEL
 
@@ -24,10 +24,11 @@ check the quality gate, export the model to ONNX, check that the ONNX model pred
 what the scikit-learn model predicts, and write zoo.onnx and zoo.json. The run (parameters,
 metrics, confusion matrix, model) is tracked in MLflow and the model version registered.
 
-Needs the training stack: pip install 'sampleproject[train]'.
+Needs the training stack, the wheel's train extra:
+pip install 'sampleproject-VERSION-py3-none-any.whl[train]'.
 """
 
-# The training stack's import names; `pip install sampleproject[train]` provides them.
+# The training stack's import names; the train extra provides them.
 TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
 # One experiment for the model's runs, named as the model.
 DEFAULT_EXPERIMENT = REGISTERED_MODEL
@@ -81,9 +82,7 @@ def require_training_stack() -> None:
     """One line naming the fix when the training stack is not installed."""
     missing = missing_training_packages()
     if missing:
-        raise SampleProjectError(
-            f"training needs {', '.join(missing)}: pip install 'sampleproject[train]'"
-        )
+        raise SampleProjectError(f"training needs {', '.join(missing)}: {INSTALL_TRAIN_EXTRA}")
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from sampleproject.serving.address import check_can_listen
 from sampleproject.serving.settings import ServeSettings
 
 APP_FACTORY = "sampleproject.serving.app:app_from_env"
@@ -42,6 +43,7 @@ def run(settings: ServeSettings) -> bool:
 
     The workers read ``settings`` from the environment (see :meth:`ServeSettings.to_env`).
     """
+    check_can_listen(settings.host, settings.port)  # a busy port: one line, before anything
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
