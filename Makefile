@@ -137,16 +137,16 @@ $(REPORTS)/bandit.json: $(SOURCES) scripts/pyapp-healthcheck pyproject.toml | $(
 	$(BIN)/bandit --quiet -c pyproject.toml -r $(PACKAGE) scripts/pyapp-healthcheck \
 		--format json --output $@ || true
 
-$(REPORTS)/ruff.json: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/ruff.json: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/ruff check --quiet --output-format json --output-file $@ . || true
 
 # The formatter's verdict: the gate fails when a file is not as `ruff format` would write it.
-$(REPORTS)/ruff-format.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/ruff-format.txt: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/ruff format --check . > $@ 2>&1 || true
 
-$(REPORTS)/mypy.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/mypy.txt: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/mypy --no-pretty --show-column-numbers --show-error-codes > $@ || true
 
