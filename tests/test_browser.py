@@ -11,7 +11,6 @@ from the internet.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, CDPSession, expect
 
 from tests import browser as web
-from tests.conftest import ROOT, copy_checkout, run_make
+from tests.conftest import ROOT, copy_checkout, make_with_this_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -55,7 +54,7 @@ def api_fixture() -> Iterator[str]:
 def site_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The documentation site built by ``make docs`` in a fresh copy, served on loopback."""
     project = copy_checkout(tmp_path_factory.mktemp("docs") / "project")
-    built = run_make("docs", project=project, env={"VIRTUAL_ENV": sys.prefix}, timeout=600)
+    built = make_with_this_environment("docs", project=project)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     with web.served_folder(project / "site") as url:
         yield url

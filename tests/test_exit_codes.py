@@ -8,8 +8,12 @@ stderr and status, in this process) and check the table itself.
 from __future__ import annotations
 
 import re
+import signal
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest
 
 from sampleproject import cli
 from sampleproject.inference.location import train_hint
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT
 
 TABLE_PAGE = ROOT / "docs" / "index.md"
 
@@ -169,3 +173,24 @@ def test_the_exit_statuses_are_in_one_table_that_the_readme_links_to() -> None:
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if page != TABLE_PAGE:
             assert "## Exit status" not in page.read_text(encoding="utf-8"), page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_stopped_by_ctrl_c_or_sigterm_exits_0(stop: signal.Signals) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(BIN / "sampleproject"), "serve", "--port", str(port)]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as server:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        server.send_signal(stop)
+        assert server.wait(timeout=60) == 0

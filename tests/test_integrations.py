@@ -22,6 +22,7 @@ import yaml
 from identify import identify
 
 from tests.conftest import BIN, ROOT, require_tool
+from tests.documented import documented
 from tests.repository import clean_clone
 from tools import check_jenkinsfile
 from tools.sources import source_files
@@ -404,8 +405,13 @@ def test_pre_commit_run_all_files_passes_offline_on_a_clean_clone(
     """
     refused = "http://127.0.0.1:9"
     env = {**_hook_env(tmp_path), "http_proxy": refused, "https_proxy": refused}
+    # docs/ci.md's commands (the environment active: our bin first on PATH).
+    _pre_commit, *install = documented("docs/ci.md", "pre-commit install")
+    _pre_commit, *run_all = documented("docs/ci.md", "pre-commit run --all-files")
+    subprocess.run([require_tool("pre-commit"), *install], cwd=clone, env=env, check=True)
+    assert (clone / ".git" / "hooks" / "pre-commit").is_file()
     result = subprocess.run(
-        [require_tool("pre-commit"), "run", "--all-files"],
+        [require_tool("pre-commit"), *run_all],
         cwd=clone,
         capture_output=True,
         text=True,

@@ -11,6 +11,8 @@ The package's Python code is never imported; only its folder of assets is read.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -59,40 +61,44 @@ def add_docs_pages(app: FastAPI) -> None:
     """
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
-    openapi_url = app.openapi_url or "/openapi.json"
-
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = _root(request)
-        return _local_only(
-            get_swagger_ui_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - Swagger UI",
-                oauth2_redirect_url=f"{root}{redirect_url}",
-                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                swagger_ui_parameters=SWAGGER_PARAMETERS,
-            )
-        )
+    swagger_ui = _page(
+        app,
+        partial(get_swagger_ui_html, swagger_ui_parameters=SWAGGER_PARAMETERS),
+        "Swagger UI",
+        oauth2_redirect_url=redirect_url,
+        swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+    )
+    redoc = _page(
+        app,
+        partial(get_redoc_html, with_google_fonts=False),
+        "ReDoc",
+        redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+    )
 
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    async def redoc(request: Request) -> HTMLResponse:
-        root = _root(request)
-        return _local_only(
-            get_redoc_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - ReDoc",
-                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                with_google_fonts=False,
-            )
-        )
-
     app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
     app.add_api_route(redirect_url, swagger_ui_redirect, methods=["GET"], include_in_schema=False)
     app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
+
+
+def _page(
+    app: FastAPI, build: Callable[..., HTMLResponse], name: str, **paths: str
+) -> Callable[[Request], Awaitable[HTMLResponse]]:
+    """An endpoint answering FastAPI's page ``build`` with ``paths`` under the app's root."""
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    async def page(request: Request) -> HTMLResponse:
+        root = _root(request)
+        urls = {argument: f"{root}{path}" for argument, path in paths.items()}
+        html = build(openapi_url=f"{root}{openapi_url}", title=f"{app.title} - {name}", **urls)
+        return _local_only(html)
+
+    return page
 
 
 def _local_only(page: HTMLResponse) -> HTMLResponse:
