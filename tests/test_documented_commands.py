@@ -192,9 +192,21 @@ def test_every_run_by_mark_names_a_runner_that_runs_those_exact_commands() -> No
 
 
 def test_a_run_by_test_is_checked_for_its_documented_calls() -> None:
-    calls = documented_calls("tests/test_rename.py::test_a_renamed_clone_passes_the_whole_pipeline")
-    assert ("README.md", "make clean && make") in calls
-    assert ("docs/index.md", "make rename NAME=zoo") in calls
+    calls = documented_calls(
+        "tests/test_integrations.py::test_pre_commit_run_all_files_passes_offline_on_a_clean_clone"
+    )
+    assert calls == {
+        ("docs/ci.md", "pre-commit install"),
+        ("docs/ci.md", "pre-commit run --all-files"),
+    }
+    # Through a fixture, a loop over pages and an f-string.
+    calls = documented_calls(
+        "tests/test_docker.py::test_the_readme_run_commands_print_the_help_and_91"
+    )
+    assert ("docs/container.md", "docker build --rm -t pyapp .") in calls  # the image fixture
+    assert ("README.md", "docker run --rm pyapp 45 46") in calls
+    predict = "docker run --rm pyapp predict --hair --milk --legs 4 --tail --toothed --backbone"
+    assert ("docs/container.md", f"{predict} --breathes") in calls
 
 
 # --- running them ----------------------------------------------------------------------------
