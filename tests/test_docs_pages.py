@@ -18,6 +18,7 @@ LINKS = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'""")
 
 @pytest.fixture(name="client", scope="module")
 def client_fixture() -> TestClient:
+    """The app, in process (no server needed for its HTML)."""
     return TestClient(create_app())
 
 

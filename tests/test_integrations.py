@@ -21,7 +21,7 @@ import pytest
 import yaml
 from identify import identify
 
-from tests.conftest import BIN, ROOT, require_tool
+from tests.conftest import BIN, ROOT, require_checkout, require_tool
 from tests.documented import documented
 from tests.repository import clean_clone
 from tools import check_jenkinsfile
@@ -425,6 +425,8 @@ def test_pre_commit_run_all_files_passes_offline_on_a_clean_clone(
 
 
 def _git_files() -> list[str]:
+    """The project's files, as git lists them (a container build has no git to ask)."""
+    require_checkout()
     return [path.as_posix() for path in source_files(ROOT)]
 
 
