@@ -137,16 +137,16 @@ $(REPORTS)/bandit.json: $(SOURCES) scripts/pyapp-healthcheck pyproject.toml | $(
 	$(BIN)/bandit --quiet -c pyproject.toml -r $(PACKAGE) scripts/pyapp-healthcheck \
 		--format json --output $@ || true
 
-$(REPORTS)/ruff.json: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/ruff.json: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/ruff check --quiet --output-format json --output-file $@ . || true
 
 # The formatter's verdict: the gate fails when a file is not as `ruff format` would write it.
-$(REPORTS)/ruff-format.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/ruff-format.txt: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/ruff format --check . > $@ 2>&1 || true
 
-$(REPORTS)/mypy.txt: $(SOURCES) $(TESTS) $(TOOLS) pyproject.toml | $(INSTALLED)
+$(REPORTS)/mypy.txt: $(SOURCES) $(TESTS) $(TOOLS) $(SCRIPTS) pyproject.toml | $(INSTALLED)
 	@mkdir -p $(REPORTS)
 	$(BIN)/mypy --no-pretty --show-column-numbers --show-error-codes > $@ || true
 
@@ -246,16 +246,30 @@ SITE := site/index.html
 DOCS := mkdocs.yml $(shell find docs -type f 2>/dev/null)
 DOCS_ADDR ?= 127.0.0.1:8000
 # Material for MkDocs prints a banner about its end of life (May 2027) on every build.
-MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+# DOCS_VENDOR_DIR: the vendored Mermaid (below), which tools/mkdocs_hooks.py adds to the site.
+MKDOCS = NO_MKDOCS_2_WARNING=1 DOCS_VENDOR_DIR=$(VENDOR) $(BIN)/mkdocs
+
+# Mermaid draws the diagrams in the browser. Material for MkDocs would load it from a CDN;
+# the site ships the all-in-one build from Mermaid's npm package instead (tools/npm_asset.py:
+# `npm pack`, the archive checked against this checksum, the registry's `integrity`), so the
+# pages load nothing from outside. npm caches the archive: later builds need no network.
+MERMAID_VERSION := 11.17.2
+MERMAID_INTEGRITY := sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9qf4oEK7LoaRQxULMa80/qt5gHO73aCleBBg==
+VENDOR := build/vendor/mermaid-$(MERMAID_VERSION)
+VENDORED := $(VENDOR)/mermaid.min.js $(VENDOR)/LICENSE
+
+$(VENDORED) &: tools/npm_asset.py
+	$(PYTHON) tools/npm_asset.py mermaid@$(MERMAID_VERSION) --integrity $(MERMAID_INTEGRITY) \
+		--member package/dist/mermaid.min.js --member package/LICENSE --into $(VENDOR)
 
 # Strict: a broken link or anchor, a page missing from the nav or a missing snippet fails.
 # (Not --quiet: it hides the warnings from the strict check too, and the build then passes.)
-$(SITE): $(DOCS) | $(INSTALLED)
+$(SITE): $(DOCS) $(VENDORED) tools/mkdocs_hooks.py | $(INSTALLED)
 	$(MKDOCS) build --strict --site-dir site
 
 docs: $(SITE) ## build the documentation site into site/ (strict link checks)
 
-docs-serve: | $(INSTALLED) ## serve the documentation at DOCS_ADDR, rebuilt on every change
+docs-serve: $(VENDORED) | $(INSTALLED) ## serve the documentation at DOCS_ADDR, rebuilt on every change
 	$(MKDOCS) serve --strict --dev-addr $(DOCS_ADDR)
 
 # ---------------------------------------------------------------------------------------

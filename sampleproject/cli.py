@@ -116,8 +116,10 @@ def _adder_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("x", metavar="X", help="first number, e.g. 45, -5, 0.1 or 1e3")
-    parser.add_argument("y", metavar="Y", help="second number")
+    # Optional for argparse, required below: argparse checks required arguments before it
+    # names unknown options, and `sampleproject --frobnicate` must hear about the option.
+    parser.add_argument("x", metavar="X", nargs="?", help="first number, e.g. 45, -5, 0.1 or 1e3")
+    parser.add_argument("y", metavar="Y", nargs="?", help="second number")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_verbose_option(parser)
     return parser
@@ -128,6 +130,9 @@ def _run_adder(argv: list[str]) -> int:
 
     parser = _adder_parser()
     args = parser.parse_args(argv)  # exits with status 2 and a usage line on bad arguments
+    missing = [name for name, value in (("X", args.x), ("Y", args.y)) if value is None]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
     setup_logging(args.verbose, argv)
     try:
         total = adder.add_texts(args.x, args.y)

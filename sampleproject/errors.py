@@ -1,5 +1,15 @@
 """Errors that the command line reports as one clear line instead of a traceback."""
 
+from sampleproject import __version__
+
+# What to run where the training stack is missing (the runtime wheel), in words that work
+# there: the wheel with its train extra. Not `pip install 'sampleproject[train]'`, which asks
+# PyPI, whose project of that name is PyPA's sample, not this one.
+INSTALL_TRAIN_EXTRA = (
+    f"pip install 'sampleproject-{__version__}-py3-none-any.whl[train]' "
+    "(in a checkout: pip install -e '.[train]')"
+)
+
 
 class SampleProjectError(Exception):
     """A failure the user can act on; the CLI prints the message and exits with ``exit_code``."""

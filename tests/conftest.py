@@ -80,6 +80,20 @@ def tmpfs(folder: Path, size: str) -> Iterator[Path]:
         subprocess.run([umount, str(folder)], check=True)
 
 
+def make_with_this_environment(
+    *args: str, project: Path, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``make ARGS`` in a copy of the project, with this test run's environment.
+
+    ``-o`` its marker: make must not reinstall this environment from the copy (whose files
+    are newer), or the editable install would point at the copy after the test.
+    """
+    marker = Path(sys.prefix) / ".installed-sampleproject"
+    return run_make(
+        "-o", str(marker), *args, project=project, env={"VIRTUAL_ENV": sys.prefix}, timeout=timeout
+    )
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     """The project's root folder."""

@@ -7,14 +7,13 @@ environment, and show that the strict build fails on what it promises to catch.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, copy_checkout, run_make
+from tests.conftest import ROOT, copy_checkout, make_with_this_environment
 
 README = ROOT / "README.md"
 SEED_COMMANDS = ("make clean && make sonar", "make clean && make bdist_wheel", "make clean && make")
@@ -74,7 +73,7 @@ def test_the_benchmark_page_includes_the_generated_tables() -> None:
 
 def make_docs(project: Path) -> tuple[int, str]:
     """``make docs`` in ``project`` with this test's environment; status and output."""
-    result = run_make("docs", project=project, env={"VIRTUAL_ENV": sys.prefix}, timeout=300)
+    result = make_with_this_environment("docs", project=project, timeout=300)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -93,7 +92,7 @@ def test_make_docs_builds_every_page_with_diagrams_and_generated_figures(tmp_pat
     assert "Throughput ratio" in benchmarks
     assert "--8&lt;--" not in benchmarks  # every snippet was included, none left as text
     # A second make has nothing to do: the site is a file target with its real inputs.
-    again = run_make("docs", project=project, env={"VIRTUAL_ENV": sys.prefix})
+    again = make_with_this_environment("docs", project=project)
     assert "Nothing to be done" in again.stdout
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from sampleproject import cli, schema
+from sampleproject.errors import INSTALL_TRAIN_EXTRA
 from sampleproject.inference.model import MODEL_DIR_ENV, default_model_dir, load_metadata
 from sampleproject.monitoring import psi
 from sampleproject.monitoring.counting import SLOTS, by_feature, count_values
@@ -388,7 +389,7 @@ def test_the_plot_without_matplotlib_says_what_to_install_before_any_work(
     assert (status, out) == (2, "")
     assert err == (
         "sampleproject: error: --plot needs matplotlib, which the runtime does not install: "
-        "pip install 'sampleproject[train]'\n"
+        f"{INSTALL_TRAIN_EXTRA}\n"
     )
 
 

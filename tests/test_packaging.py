@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sampleproject import __version__
-from tests.conftest import ROOT, build, copy_project, require_tool
+from tests.conftest import ROOT, build, copy_checkout, copy_project, require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +147,29 @@ def test_the_seeds_setup_py_bdist_wheel_still_builds(tmp_path: Path) -> None:
     )
     (built,) = (tmp_path / "d").glob("*.whl")
     assert not SHIPPED - names(built)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["setup.py", "--quiet", "bdist_wheel"], ["-m", "build", "--wheel", "--no-isolation", "."]],
+    ids=["setup.py bdist_wheel", "python -m build"],
+)
+def test_without_a_trained_model_the_wheel_build_stops_saying_what_to_run(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A fresh clone has no model: the seed's build says so instead of shipping a wheel
+    that cannot predict."""
+    project = copy_checkout(tmp_path / "project")  # the sources alone, no model
+    result = subprocess.run(
+        [sys.executable, *command], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    line = (
+        "error: no trained model (sampleproject/model/zoo.onnx, sampleproject/model/zoo.json "
+        "missing): run 'make train' (or 'sampleproject train' in the development "
+        "environment), then build again"
+    )
+    assert line in (result.stdout + result.stderr).splitlines()
+    if command[0] == "setup.py":
+        assert result.stderr.strip() == line  # the seed's command: that line alone
+    assert not list(project.glob("dist/*.whl"))

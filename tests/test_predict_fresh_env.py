@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sampleproject.errors import INSTALL_TRAIN_EXTRA
+
 pytestmark = pytest.mark.slow
 
 TRAINING_STACK = {"scikit-learn", "skl2onnx", "mlflow", "matplotlib", "pandas", "onnx"}
@@ -84,6 +86,21 @@ def test_the_fresh_install_measures_drift_but_plots_only_with_matplotlib(
     assert done.returncode == 2
     assert done.stderr == (
         "sampleproject: error: --plot needs matplotlib, which the runtime does not install: "
-        "pip install 'sampleproject[train]'\n"
+        f"{INSTALL_TRAIN_EXTRA}\n"
     )
     assert not (tmp_path / "d.png").exists()
+
+
+def test_without_a_model_the_installed_wheel_names_a_fix_that_works_there(
+    runtime_env: Path, tmp_path: Path
+) -> None:
+    """No `run 'sampleproject train'` where the training stack is not installed."""
+    for command in (("predict", "--legs", "4"), ("serve", "--port", "0")):
+        done = run(runtime_env, "sampleproject", *command, "--model-dir", str(tmp_path))
+        assert done.returncode == 1
+        (line,) = done.stderr.splitlines()
+        assert "zoo.json is missing; this installation cannot train: give --model-dir" in line
+        assert "run 'sampleproject train'" not in line
+    done = run(runtime_env, "sampleproject", "train", "--output-dir", str(tmp_path / "m"))
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(INSTALL_TRAIN_EXTRA)

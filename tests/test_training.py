@@ -19,7 +19,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from sampleproject.cli import main
 from sampleproject.commands import train as train_command
-from sampleproject.errors import SampleProjectError, UsageError
+from sampleproject.errors import INSTALL_TRAIN_EXTRA, SampleProjectError, UsageError
 from sampleproject.schema import CLASS_NAMES, FEATURE_VALUES, FEATURES
 from sampleproject.training import export, gate, metadata, prerequisites, tracking
 from sampleproject.training.config import TrainConfig, load_config
@@ -390,7 +390,7 @@ def test_train_without_the_training_stack_says_what_to_install(
     assert main(["train", "--output-dir", str(tmp_path / "model")]) == 1
     captured = capsys.readouterr()
     assert captured.err == (
-        "sampleproject: error: training needs skl2onnx: pip install 'sampleproject[train]'\n"
+        f"sampleproject: error: training needs skl2onnx: {INSTALL_TRAIN_EXTRA}\n"
     )
     assert not (tmp_path / "model").exists()
 

@@ -8,12 +8,17 @@
 #   postgresql          the backend store of the real MLflow tracking server test
 #   wrk                 the HTTP load of the soak benchmark (bench/bench_soak.py) and its smoke test
 #   prometheus          promtool (tests of the alert rules) and the real Prometheus test
+#   chromium            the real browser of the browser tests (tests/test_browser.py), driven by
+#                       Playwright from PyPI, which never downloads a browser of its own
+#   npm                 `make docs` takes Mermaid from its npm package (only where no npm is
+#                       on PATH: a Node.js from elsewhere brings its own)
 # As root with apt-get (CI, a container, a fresh VM) they are installed in one go; otherwise the
 # missing ones are listed and the tests that need them are skipped (locally; CI fails instead).
 set -euo pipefail
 
 packages=(podman buildah debootstrap runc fuse-overlayfs slirp4netns uidmap catatonit docker.io
-    postgresql wrk prometheus)
+    postgresql wrk prometheus chromium)
+command -v npm > /dev/null || packages+=(npm)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null \

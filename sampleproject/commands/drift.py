@@ -109,6 +109,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sampleproject.inference.location import train_hint
     from sampleproject.inference.predictor import ModelSource
     from sampleproject.monitoring import drift
 
@@ -119,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     if reference is None:
         raise UsageError(
             f"the model {model.source} has no training distribution in its metadata: "
-            "train it with this version ('sampleproject train')"
+            f"it needs a model trained by this version ({train_hint()})"
         )
     class_names = model.predictor.class_names
     if args.write_rules:

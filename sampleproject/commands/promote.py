@@ -23,7 +23,8 @@ version. Deployments that serve models:/{REGISTERED_MODEL}@{CHAMPION} pick it up
 Promotions and rollbacks run at once are safe: the alias is moved under a lock that the
 registry holds, and only when the champion compared with is still the champion.
 
-Needs the training stack: pip install 'sampleproject[train]'."""
+Needs the training stack, the wheel's train extra:
+pip install 'sampleproject-VERSION-py3-none-any.whl[train]'."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

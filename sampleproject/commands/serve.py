@@ -84,10 +84,12 @@ def run(args: argparse.Namespace) -> int:
                 tempfile.TemporaryDirectory(prefix="sampleproject-metrics-")
             )
             os.environ[MULTIPROC_ENV] = metrics_dir
-        # uvicorn stops gracefully on SIGTERM and then raises the signal again, for the
-        # handler that was there before it: with this no-op handler the process then exits
-        # 0, as a clean shutdown should, rather than "killed by SIGTERM" (143).
-        signal.signal(signal.SIGTERM, lambda _signal, _frame: None)
+        # uvicorn stops gracefully on SIGTERM or Ctrl-C and then raises the signal again, for
+        # the handler that was there before it: with these no-op handlers the process then
+        # exits 0, as a clean shutdown should, rather than "killed by SIGTERM" (143) or a
+        # KeyboardInterrupt (130).
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, lambda _signal, _frame: None)
         if not server.run(settings):
             raise SampleProjectError("the server did not start (see the log above)")
     return 0

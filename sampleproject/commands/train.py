@@ -20,7 +20,8 @@ check the quality gate, export the model to ONNX, check that the ONNX model pred
 what the scikit-learn model predicts, and write zoo.onnx and zoo.json. The run (parameters,
 metrics, confusion matrix, model) is tracked in MLflow and the model version registered.
 
-Needs the training stack: pip install 'sampleproject[train]'.
+Needs the training stack, the wheel's train extra:
+pip install 'sampleproject-VERSION-py3-none-any.whl[train]'.
 """
 
 # One experiment for the model's runs, named as the model.

@@ -271,6 +271,9 @@ class Writer(Protocol):  # pylint: disable=too-few-public-methods
     def write(self, chunk: Chunk, predictions: Predictions) -> None:
         """Write one chunk's predictions."""
 
+    def finish(self) -> None:
+        """Write what an output of no rows still has (after the last chunk)."""
+
 
 # A name with one of these is quoted by the csv module: such a chunk is written by it.
 _CSV_QUOTED = re.compile(r'[",\r\n\x00]')
@@ -282,7 +285,9 @@ class CsvWriter:  # pylint: disable=too-few-public-methods
     def __init__(self, out: IO[str], predictor: Predictor) -> None:
         self._out = out
         self._writer = csv.writer(out, lineterminator="\n")
-        self._writer.writerow(OUTPUT_COLUMNS)
+        # The header goes out with the first rows, so a run whose first chunk fails prints
+        # nothing on stdout (its error alone, on stderr).
+        self._header_due = True
         self._predictor = predictor
         # ",code,name," of each class code, as the csv module writes it
         self._middle = [""] * (max(predictor.class_codes) + 1)
@@ -291,8 +296,15 @@ class CsvWriter:  # pylint: disable=too-few-public-methods
             csv.writer(line, lineterminator="").writerow(["", code, predictor.name_of(code), ""])
             self._middle[code] = line.getvalue()
 
+    def finish(self) -> None:
+        """The header, if no row came (an input of a header alone still gets one)."""
+        if self._header_due:
+            self._writer.writerow(OUTPUT_COLUMNS)
+            self._header_due = False
+
     def write(self, chunk: Chunk, predictions: Predictions) -> None:
         """Write one chunk's predictions."""
+        self.finish()
         codes = predictions.codes.tolist()
         # "%.4f" of the float32 probability, as a float64 (exact), as np.char.mod formats it
         probabilities = map("%.4f\n".__mod__, predictions.probability.astype(np.float64).tolist())
@@ -331,6 +343,9 @@ class JsonlWriter:  # pylint: disable=too-few-public-methods
             self._middle[code] = json.dumps(
                 {"class_code": code, "class_name": predictor.name_of(code), "probability": 0}
             )[1:-2]
+
+    def finish(self) -> None:
+        """Nothing: JSON Lines has no header."""
 
     def write(self, chunk: Chunk, predictions: Predictions) -> None:
         """Write one chunk's predictions."""
@@ -389,4 +404,5 @@ def predict_stream(  # pylint: disable=too-many-arguments
     for chunk in chunks(lines, in_format, source, ignore):
         writer.write(chunk, predictor.predict(chunk.features))
         count += len(chunk.names)
+    writer.finish()
     return count

@@ -25,3 +25,18 @@ def resolve_model_dir(model_dir: str | Path | None = None) -> Path:
         return Path(model_dir)
     from_env = os.environ.get(MODEL_DIR_ENV)
     return Path(from_env) if from_env else default_model_dir()
+
+
+def train_hint() -> str:
+    """How to get a model, in words that work in this installation.
+
+    The runtime wheel has no training stack, so "run 'sampleproject train'" would fail there.
+    """
+    from importlib.util import find_spec
+
+    if all(find_spec(name) for name in ("sklearn", "skl2onnx", "mlflow")):
+        return "run 'sampleproject train'"
+    return (
+        "this installation cannot train: give --model-dir DIR (zoo.onnx and zoo.json) or "
+        "--model models:/NAME@ALIAS, or install a wheel built with its model (make bdist_wheel)"
+    )

@@ -29,6 +29,7 @@ from sampleproject.inference.location import (
     MODEL_DIR_ENV,
     default_model_dir,
     resolve_model_dir,
+    train_hint,
 )
 
 __all__ = [
@@ -137,7 +138,7 @@ def load_metadata(model_dir: Path) -> ModelMetadata:
         metadata = ModelMetadata.model_validate(json.loads(path.read_bytes()))
     except FileNotFoundError:
         raise SampleProjectError(
-            f"no model in {model_dir} ({METADATA_FILE} is missing; run 'sampleproject train')"
+            f"no model in {model_dir} ({METADATA_FILE} is missing; {train_hint()})"
         ) from None
     except OSError as error:
         raise SampleProjectError(f"cannot read {path}: {error.strerror}") from None

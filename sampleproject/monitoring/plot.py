@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sampleproject.atomic import atomic_write
-from sampleproject.errors import UsageError
+from sampleproject.errors import INSTALL_TRAIN_EXTRA, UsageError
 from sampleproject.monitoring import psi
 from sampleproject.monitoring.drift import PREDICTED_CLASS, DriftReport
 
@@ -30,8 +30,7 @@ def check_available() -> None:
     """Raise a usage error unless matplotlib can be imported."""
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError(
-            "--plot needs matplotlib, which the runtime does not install: "
-            "pip install 'sampleproject[train]'"
+            f"--plot needs matplotlib, which the runtime does not install: {INSTALL_TRAIN_EXTRA}"
         )
 
 

@@ -24,6 +24,7 @@ from sampleproject import __version__, schema
 from sampleproject.inference.predictor import ModelSource
 from sampleproject.serving import routes, schemas
 from sampleproject.serving.direct import DirectPredict
+from sampleproject.serving.docs_pages import add_docs_pages
 from sampleproject.serving.errors import add_error_handlers
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import Metrics, MetricsMiddleware
@@ -51,6 +52,8 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         responses=schemas.error_responses(settings.max_body_bytes),
         # Starlette would answer /predict/ with a redirect to the Host header's host.
         redirect_slashes=False,
+        docs_url=None,  # FastAPI's pages load from a CDN; ours from the package (docs_pages)
+        redoc_url=None,
     )
     app.state.model = model
     app.state.metrics = metrics
@@ -70,6 +73,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     add_error_handlers(app)
     app.include_router(routes.operations)
     app.include_router(routes.predictions(settings.max_animals))
+    add_docs_pages(app)
     return app
 
 

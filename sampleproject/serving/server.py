@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from sampleproject.serving.address import check_can_listen
 from sampleproject.serving.connections import ConnectionLimits, connection_budget, protocol_with
 from sampleproject.serving.settings import ServeSettings
 
@@ -48,6 +49,7 @@ def run(settings: ServeSettings) -> bool:
 
     The workers read ``settings`` from the environment (see :meth:`ServeSettings.to_env`).
     """
+    check_can_listen(settings.host, settings.port)  # a busy port: one line, before anything
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,

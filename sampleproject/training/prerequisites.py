@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 import sampleproject
-from sampleproject.errors import SampleProjectError
+from sampleproject.errors import INSTALL_TRAIN_EXTRA, SampleProjectError
 
-# The training stack's import names; `pip install sampleproject[train]` provides them.
+# The training stack's import names; the train extra provides them.
 TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "mlflow", "matplotlib", "pandas")
 
 
@@ -28,9 +28,7 @@ def require_training_stack() -> None:
     """One line naming the fix when the training stack is not installed."""
     missing = missing_training_packages()
     if missing:
-        raise SampleProjectError(
-            f"training needs {', '.join(missing)}: pip install 'sampleproject[train]'"
-        )
+        raise SampleProjectError(f"training needs {', '.join(missing)}: {INSTALL_TRAIN_EXTRA}")
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 from sklearn.ensemble import RandomForestClassifier
 
-from sampleproject.errors import SampleProjectError
+from sampleproject.errors import SampleProjectError, UsageError
 from sampleproject.inference.registry import (
     DEFAULT_TRACKING_URI,
     REGISTERED_MODEL,
@@ -100,6 +100,7 @@ def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
     MLflow's client retries with growing pauses for minutes before it gives up; asking the
     server's /health first says what is wrong before any training or any run begins.
     """
+    _check_scheme(tracking_uri)
     if not tracking_uri.startswith(("http://", "https://")):
         return
     url = f"{tracking_uri.rstrip('/')}/health"
@@ -114,6 +115,18 @@ def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
         raise SampleProjectError(
             f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}): nothing "
             "was trained; start it, or unset MLFLOW_TRACKING_URI for the local store"
+        ) from None
+
+
+def _check_scheme(tracking_uri: str) -> None:
+    """One line when MLflow has no store for the URI (its own message is a paragraph)."""
+    try:
+        MlflowClient(tracking_uri)  # opens no connection: a server is asked only when used
+    except UnsupportedModelRegistryStoreURIException:
+        scheme = tracking_uri.partition(":")[0]
+        raise UsageError(
+            f"MLflow cannot track to {tracking_uri}: unknown scheme '{scheme}' "
+            "(use a server's http(s):// URL, sqlite:///FILE or a folder)"
         ) from None
 
 

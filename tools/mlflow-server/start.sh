@@ -18,7 +18,7 @@ state_dir=$(cd "$state_dir" && pwd)
 
 pg_bin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true)
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
-    echo "start.sh: PostgreSQL is not installed (run tools/mlflow-server/install-postgresql.sh)" >&2
+    echo "start.sh: PostgreSQL is not installed (run tools/install-system-deps.sh as root)" >&2
     exit 1
 fi
 
