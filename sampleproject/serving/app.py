@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sampleproject import __version__, schema
 from sampleproject.inference.predictor import ModelSource
-from sampleproject.serving import routes, schemas
+from sampleproject.serving import protocols, routes, schemas
 from sampleproject.serving.direct import DirectPredict
 from sampleproject.serving.errors import add_error_handlers
 from sampleproject.serving.limits import BodySizeLimitMiddleware
@@ -62,12 +62,14 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
             max_animals=settings.max_animals,
             max_body_bytes=settings.max_body_bytes,
         ),
+        *protocols.direct_layers(settings, model, metrics),
         partial(MetricsMiddleware, metrics=metrics),
         partial(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
     )
     add_error_handlers(app)
     app.include_router(routes.operations)
     app.include_router(routes.predictions(settings.max_animals))
+    protocols.include(app, settings)
     return app
 
 
