@@ -40,7 +40,7 @@ RUNTIME_REQUIRES = [
 # --grpc-port``). An extra, not a runtime requirement: grpcio is 18 MB installed, the size of
 # the rest of the runtime's own code many times over, for a port that is off by default.
 # (protobuf, its other half, is already there: ONNX Runtime requires it.)
-GRPC_REQUIRES = ["grpcio>=1.74", "protobuf>=6.31.1"]
+GRPC_REQUIRES = ["grpcio>=1.74", "protobuf>=6.33.5"]  # the generated code's protobuf
 
 # ``pip install sampleproject[train]``: what ``sampleproject train`` needs on top.
 TRAIN_REQUIRES = [
@@ -138,6 +138,9 @@ setup(
             "model/*.onnx",
             "model/*.json",
             "config/*.toml",
+            # The Open Inference Protocol's gRPC contract, and its generated messages' types.
+            "serving/v2_grpc_stubs/*.proto",
+            "serving/v2_grpc_stubs/*.pyi",
         ]
     },
     # Executables copied to the environment's bin/ (PATH) as they are: the container's entry

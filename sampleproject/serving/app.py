@@ -47,7 +47,12 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         title="sampleproject",
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
-        lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
+        lifespan=partial(
+            _lifespan,
+            model=model,
+            reload_interval=settings.reload_interval,
+            beside=partial(protocols.running, settings, model, metrics),
+        ),
         responses=schemas.error_responses(settings.max_body_bytes),
     )
     app.state.model = model
@@ -99,7 +104,11 @@ def app_from_env() -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(
-    _app: FastAPI, *, model: ServedModel, reload_interval: float
+    _app: FastAPI,
+    *,
+    model: ServedModel,
+    reload_interval: float,
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]],
 ) -> AsyncIterator[None]:
     # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
     # connection until then, so with several workers no request can reach a worker
@@ -118,7 +127,8 @@ async def _lifespan(
         loop.add_signal_handler(signal.SIGHUP, reload_on_signal)
     poller = loop.create_task(_poll(model, reload_interval)) if reload_interval > 0 else None
     try:
-        yield
+        async with beside():  # what serves beside HTTP (gRPC), once the model is loaded
+            yield
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGHUP)

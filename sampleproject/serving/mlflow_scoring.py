@@ -147,7 +147,7 @@ def _columns(data: dict[str, Any]) -> npt.NDArray[Any]:
     columns = _ROW(data)
     if not all(isinstance(column, list) for column in columns):
         raise ScoringError("expected one list of values per column")
-    return _numbers(columns, None).T
+    return _numbers(list(columns), None).T
 
 
 def _csv(body: bytes) -> npt.NDArray[Any]:
@@ -158,8 +158,11 @@ def _csv(body: bytes) -> npt.NDArray[Any]:
         raise ScoringError(f"Failed to parse the input as CSV: {error}", BAD_REQUEST) from None
     if not lines:
         raise ScoringError("Failed to parse the input as CSV: no header row", BAD_REQUEST)
-    rows = _numbers(lines[1:], len(lines[0])) if len(lines) > 1 else np.zeros((0, len(lines[0])))
-    return rows[:, _positions(lines[0])]
+    positions = _positions(lines[0])
+    try:
+        return _numbers(lines[1:], len(lines[0]))[:, positions]
+    except ScoringError as error:  # as MLflow says of a table pandas cannot read
+        raise ScoringError(f"Failed to parse the input as CSV: {error}", BAD_REQUEST) from None
 
 
 def _positions(columns: list[Any]) -> list[int]:

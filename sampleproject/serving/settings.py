@@ -52,6 +52,12 @@ class ServeSettings(BaseSettings):
         description="cache of models fetched from the registry (unset: ~/.cache/sampleproject)",
     )
     access_log: bool = Field(default=True, description="log one line per request")
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TCP port of the Open Inference Protocol over gRPC (unset: off; grpc extra)",
+    )
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables, for the worker processes."""

@@ -18,6 +18,7 @@ What REST (:mod:`~sampleproject.serving.v2_rest`) and gRPC
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,15 @@ def outputs(model: LoadedModel, answers: Predictions, names: list[str]) -> list[
             probabilities = answers.probabilities
             made.append(Output(name, "FP32", probabilities.shape, probabilities.ravel()))
     return made
+
+
+def raw(tensor: Output) -> bytes:
+    """An output's values as bytes, little-endian (``BYTES``: each string's length in 4 bytes,
+    then the string): the binary extension's form over REST, and gRPC's raw contents."""
+    if tensor.datatype == "BYTES":
+        encoded = [text.encode() for text in tensor.values.tolist()]
+        return b"".join(struct.pack("<I", len(item)) + item for item in encoded)
+    return tensor.values.astype("<i8" if tensor.datatype == "INT64" else "<f4").tobytes()
 
 
 def server_metadata() -> dict[str, Any]:

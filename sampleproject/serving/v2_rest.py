@@ -14,7 +14,6 @@ and the FastAPI route that documents it (:mod:`sampleproject.serving.v2_routes`)
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Any
 
 import numpy as np
@@ -146,7 +145,7 @@ def _write(head: dict[str, Any], tensors: list[v2.Output], binary: set[str]) -> 
             "shape": list(tensor.shape),
         }
         if tensor.name in binary:
-            chunks.append(_bytes(tensor))
+            chunks.append(v2.raw(tensor))
             entry["parameters"] = {"binary_data_size": len(chunks[-1])}
         else:
             entry["data"] = _json_data(tensor)
@@ -165,12 +164,3 @@ def _json_data(tensor: v2.Output) -> list[Any]:
         return rounded
     values: list[Any] = tensor.values.tolist()
     return values
-
-
-def _bytes(tensor: v2.Output) -> bytes:
-    """A tensor's values as the binary extension sends them (little-endian)."""
-    if tensor.datatype == "BYTES":
-        encoded = [text.encode() for text in tensor.values.tolist()]
-        return b"".join(struct.pack("<I", len(item)) + item for item in encoded)
-    dtype = "<i8" if tensor.datatype == "INT64" else "<f4"
-    return tensor.values.astype(dtype).tobytes()
