@@ -21,6 +21,7 @@ from tests.test_serve_real import ANIMAL, Server, start, stop
 pytestmark = pytest.mark.slow
 
 FIXED_SEED = "20261126"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = "150"  # per operation and phase: about ten seconds a run
 
 
@@ -29,6 +30,8 @@ def schemathesis(server: Server, tmp_path: Path, *seed: str) -> subprocess.Compl
     return subprocess.run(
         [
             require_tool("schemathesis"),
+            "--config-file",
+            str(CONFIG),
             "run",
             server.url("/openapi.json"),
             "--checks",
@@ -70,7 +73,7 @@ def server_errors(server: Server) -> dict[str, float]:
 def test_schemathesis_finds_no_contract_failure_and_no_server_error(
     tmp_path: Path, seed: list[str]
 ) -> None:
-    server = start(tmp_path, "--no-access-log", "--max-animals", "20")
+    server = start(tmp_path, "--no-access-log", "--max-animals", "20")  # V2, /invocations too
     try:
         result = schemathesis(server, tmp_path, *seed)
         errors = server_errors(server)
@@ -117,3 +120,31 @@ def test_the_openapi_document_states_the_domains_limits_and_errors(tmp_path: Pat
     assert error == {"$ref": "#/components/schemas/ErrorBody"}
     metrics = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain"]
+
+
+def test_the_openapi_document_states_the_protocols_endpoints(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    try:
+        spec = json.loads(server.get("/openapi.json")[1])
+    finally:
+        stop(server)
+    paths = spec["paths"]
+    for path in (
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{model_name}",
+        "/v2/models/{model_name}/ready",
+        "/v2/models/{model_name}/versions/{model_version}/ready",
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+        "/ping",
+    ):
+        assert "get" in paths[path] or "post" in paths[path], path
+    infer = paths["/v2/models/{model_name}/infer"]["post"]
+    request = infer["requestBody"]["content"]["application/json"]["schema"]
+    tensor = request["properties"]["inputs"]["items"]
+    assert tensor["properties"]["datatype"]["enum"] == ["INT64", "INT32", "FP32", "FP64"]
+    assert {"200", "400", "404", "413", "503"} <= set(infer["responses"])
+    invocations = paths["/invocations"]["post"]["requestBody"]["content"]
+    assert set(invocations) == {"application/json", "text/csv"}
+    assert len(invocations["application/json"]["schema"]["oneOf"]) == 4
