@@ -33,10 +33,8 @@ KUBERNETES = "1.37.0"
 def validator_fixture(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A validator of KServe's InferenceService schema."""
     folder = tmp_path_factory.mktemp("kserve")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest", str(folder), KSERVE],
-        check=True,
-    )  # fmt: skip
+    download = ["download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest"]
+    subprocess.run([sys.executable, "-m", "pip", *download, str(folder), KSERVE], check=True)
     (wheel,) = folder.glob("kserve-*.whl")
     schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
     built = schema(wheel, schemas / f"v{KUBERNETES}-local-strict")

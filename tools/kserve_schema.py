@@ -76,7 +76,7 @@ def schema(
     kubernetes = definitions["$defs"]
     built: dict[str, Any] = dict(kubernetes)
 
-    def of(type_name: str) -> dict[str, Any]:
+    def of(type_name: str) -> dict[str, Any]:  # noqa: PLR0911  (one return per kind of type)
         if type_name in _SCALARS:
             return _SCALARS[type_name]
         if found := _LIST.fullmatch(type_name):
