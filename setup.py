@@ -87,6 +87,10 @@ DEV_REQUIRES = [
     "grpcio-tools>=1.74",  # generates the gRPC stubs from the .proto (a test regenerates them)
     "pyyaml>=6",  # the tests read the CI and compose files
     "types-PyYAML",  # its type information, for mypy
+    # The same for the gRPC and protobuf code and the KServe schema test (jsonschema).
+    "types-protobuf<7",  # the stubs of protobuf 6, the one tritonclient allows
+    "types-grpcio",
+    "types-jsonschema",
     # The documentation site (``make docs``): MkDocs with the Material theme.
     "mkdocs>=1.6",
     "mkdocs-material>=9.5",

@@ -133,8 +133,9 @@ def test_mlflows_scoring_client_gets_the_class_codes(served: tuple[Server, int])
     from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
     server, _ = served
-    client = ScoringServerClient("127.0.0.1", server.port)
-    client.wait_server_ready(timeout=30)
+    # MLflow ships no type information for its client.
+    client = ScoringServerClient("127.0.0.1", server.port)  # type: ignore[no-untyped-call]
+    client.wait_server_ready(timeout=30)  # type: ignore[no-untyped-call]
     answer = client.invoke(pd.DataFrame(ROWS, columns=FEATURES))
     codes = answer.get_predictions(predictions_format="ndarray").tolist()
     assert codes == [p["class_code"] for p in predicted(server)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,9 @@ def row(animal: dict[str, int]) -> list[int]:
     return [animal.get(name, 0) for name in schema.FEATURES]
 
 
-def request(rows: list[list[int]], datatype: str = "INT64", **extra: Any) -> dict[str, Any]:
+def request(
+    rows: Sequence[Sequence[float]], datatype: str = "INT64", **extra: Any
+) -> dict[str, Any]:
     """An infer request for ``rows``, flat."""
     flat = [value for values in rows for value in values]
     tensor = {"name": "features", "shape": [len(rows), 16], "datatype": datatype, "data": flat}

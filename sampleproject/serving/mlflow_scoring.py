@@ -147,7 +147,7 @@ def _columns(data: dict[str, Any]) -> npt.NDArray[Any]:
     columns = _ROW(data)
     if not all(isinstance(column, list) for column in columns):
         raise ScoringError("expected one list of values per column")
-    return _numbers(list(columns), None).T
+    return np.transpose(_numbers(list(columns), None))
 
 
 def _csv(body: bytes) -> npt.NDArray[Any]:

@@ -123,7 +123,10 @@ def router(max_animals: int) -> APIRouter:
 
     model = "/models/{model_name}"
     version = "/models/{model_name}/versions/{model_version}"
-    metadata = {"response_model": s.ModelMetadata, "responses": s.error_responses(404, 503)}
+    metadata: dict[str, Any] = {
+        "response_model": s.ModelMetadata,
+        "responses": s.error_responses(404, 503),
+    }
 
     @routes.get(model, **metadata)
     async def model_metadata(state: ServedDep, model_name: str) -> Response:
@@ -137,7 +140,7 @@ def router(max_animals: int) -> APIRouter:
         """The metadata of this version of the model."""
         return _metadata(state, model_name, model_version)
 
-    readiness = {"response_model": s.ModelReady, "responses": _READY_RESPONSES}
+    readiness: dict[str, Any] = {"response_model": s.ModelReady, "responses": _READY_RESPONSES}
 
     @routes.get(f"{model}/ready", **readiness)
     async def model_ready(state: ServedDep, model_name: str) -> Response:
@@ -151,7 +154,7 @@ def router(max_animals: int) -> APIRouter:
         """The readiness of this version of the model."""
         return _ready(state, model_name, model_version)
 
-    inference = {"response_class": Response, "responses": _INFER_RESPONSES}
+    inference: dict[str, Any] = {"response_class": Response, "responses": _INFER_RESPONSES}
     inference["openapi_extra"] = _INFER_BODY
 
     @routes.post(f"{model}/infer", **inference)
