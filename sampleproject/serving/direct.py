@@ -91,7 +91,7 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        body = await _read_body(receive)
+        body = await read_body(receive)
         answer = self._answer(body, model) if body else None  # an empty body: FastAPI's 422
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
@@ -137,7 +137,8 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
         return features_of(animals)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (what came, if the client went away); every direct path reads so."""
     chunks = []
     while True:
         message = await receive()

@@ -17,9 +17,7 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sampleproject.serving import v2, v2_rest
-
-# One body reader for every direct path (the client may go away while it sends).
-from sampleproject.serving.direct import _read_body as read_body
+from sampleproject.serving.direct import read_body
 from sampleproject.serving.limits import header
 
 INFER = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer")
