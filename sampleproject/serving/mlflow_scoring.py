@@ -158,11 +158,13 @@ def _csv(body: bytes) -> npt.NDArray[Any]:
         raise ScoringError(f"Failed to parse the input as CSV: {error}", BAD_REQUEST) from None
     if not lines:
         raise ScoringError("Failed to parse the input as CSV: no header row", BAD_REQUEST)
-    positions = _positions(lines[0])
+    # The values first, then the columns: MLflow's pandas parses the table (with the
+    # signature's types) before its schema check finds a column missing.
     try:
-        return _numbers(lines[1:], len(lines[0]))[:, positions]
+        table = _numbers(lines[1:], len(lines[0]))
     except ScoringError as error:  # as MLflow says of a table pandas cannot read
         raise ScoringError(f"Failed to parse the input as CSV: {error}", BAD_REQUEST) from None
+    return table[:, _positions(lines[0])]
 
 
 def _positions(columns: list[Any]) -> list[int]:
