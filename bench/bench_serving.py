@@ -340,6 +340,8 @@ def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int
     """The floor, ours and the peers chosen: rounds, then the table."""
     # The floor first (the ratios' reference), ours second, then the floor on ours' loop.
     chosen = [servers.floor(args.venvs), servers.ours(), servers.floor(args.venvs, "asyncio")]
+    # The ecosystem's protocols, timed against the peers that speak them (PROTOCOL_PEERS).
+    chosen += [servers.ours_v2(), servers.ours_invocations()]
     for peer in args.peers:
         try:
             chosen.append(make_peer(peer, args, workdir))
@@ -360,6 +362,7 @@ def compare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> int
     )
     print_table(names, rows)
     print(f"\n{ratios_line(rows, ours, args.batch)}")
+    print(protocols_line(run, loads, args.batch))
     for label, why in run.refused.items():
         print(f"{label}: not timed, {why}")
     if args.markdown:
@@ -377,6 +380,28 @@ def ratios_line(rows: list[list[str]], ours: str, batch: int) -> str:
     )
 
 
+# Each protocol endpoint of ours, and the peer that speaks the same protocol.
+PROTOCOL_PEERS = (
+    ("sampleproject serve, V2 infer", "MLServer"),
+    ("sampleproject serve, /invocations", "mlflow models serve"),
+)
+
+
+def protocols_line(run: Run, loads: list[Load], batch: int) -> str:
+    """Each protocol's throughput over its peer's (one animal / ``batch``), first connections."""
+    first = [load for load in loads if load.connections == loads[0].connections]
+    parts = []
+    for ours, prefix in PROTOCOL_PEERS:
+        peer = next((label for label in run.results if label.startswith(prefix)), None)
+        if peer is not None:
+            ratios = [ratio(speed(run, ours, load), speed(run, peer, load)) for load in first]
+            parts.append(f"{ours} / {peer}: {' / '.join(ratios)}")
+    return (
+        f"Protocol ratios (one animal / {batch} animals a request, {loads[0].connections} "
+        f"connections): " + ("; ".join(parts) or "no peer timed") + "."
+    )
+
+
 def make_peer(peer: str, args: argparse.Namespace, workdir: Path) -> Server:
     """The server of ``peer`` (its venv installed if need be)."""
     if peer == "mlflow":
@@ -388,7 +413,7 @@ def make_peer(peer: str, args: argparse.Namespace, workdir: Path) -> Server:
 
 def write_markdown(
     args: argparse.Namespace, names: list[str], rows: list[list[str]], run: Run
-) -> None:
+) -> None:  # pylint: disable=too-many-locals
     """The table, how it was measured, and the servers not timed, for the docs."""
     rows = [
         [f"`{row[0]}`" if row[0] == "sampleproject serve" else row[0], *row[1:]] for row in rows
@@ -410,7 +435,11 @@ def write_markdown(
         for results in by_load.values()
         for result in results
     )
-    notes = [ratios_line(rows, "`sampleproject serve`", args.batch), method]
+    notes = [
+        ratios_line(rows, "`sampleproject serve`", args.batch),
+        protocols_line(run, loads_of(args), args.batch),
+        method,
+    ]
     notes.append(f"Non-2xx answers and socket errors: {errors}.")
     notes += [f"Not timed: {label}, {why}." for label, why in run.refused.items()]
     doc_table.write(args.markdown, names, rows, notes, numeric=tuple(range(1, len(names))))

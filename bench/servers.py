@@ -88,6 +88,43 @@ def ours(tree: Path = ROOT, label: str = "sampleproject serve") -> Server:
     )
 
 
+def ours_v2() -> Server:
+    """``sampleproject serve``'s Open Inference Protocol (V2) endpoint: a tensor [n, 16]."""
+    served = ours(label="sampleproject serve, V2 infer")
+
+    def body(animals: list[Animal], many: bool) -> object:
+        del many  # a tensor [n, 16] either way
+        data = [animal.get(name, 0) for animal in animals for name in schema.FEATURES]
+        tensor = {"name": "features", "shape": [len(animals), 16], "datatype": "INT64"}
+        return {"inputs": [tensor | {"data": data}]}
+
+    def read(answer: Any) -> Answers:
+        outputs = {output["name"]: output["data"] for output in answer["outputs"]}
+        flat, width = outputs["probabilities"], len(CLASS_NAMES)
+        rows = [flat[row : row + width] for row in range(0, len(flat), width)]
+        return outputs["class_code"], rows
+
+    paths = ("/v2/models/zoo-classifier/ready", "/v2/models/zoo-classifier/infer")
+    return Server(served.label, served.command, paths, body, read)
+
+
+def ours_invocations() -> Server:
+    """``sampleproject serve``'s MLflow scoring endpoint (``dataframe_records``): codes only."""
+    served = ours(label="sampleproject serve, /invocations")
+    return Server(
+        served.label,
+        served.command,
+        ("/ping", "/invocations"),
+        lambda animals, many: {"dataframe_records": [full(animal) for animal in animals]},
+        lambda answer: (answer["predictions"], None),
+    )
+
+
+def full(animal: Animal) -> Animal:
+    """Every feature of ``animal`` (MLflow's signature requires them all)."""
+    return {name: animal.get(name, 0) for name in schema.FEATURES}
+
+
 def floor(venvs: Path, loop: str = "uvloop") -> Server:
     """The raw ASGI app under uvicorn with httptools, on ``loop``: uvloop (the floor, as the
     issue that started the benchmark set it) or asyncio (the loop ``sampleproject serve``

@@ -132,11 +132,17 @@ def test_a_short_comparison_of_the_floor_and_ours_checks_their_answers_and_print
     assert result.returncode == 0, result.stdout + result.stderr
     assert "NOT TIMED" not in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith(("floor", "sample"))]
-    # The floor (the ratios' reference), ours, then the floor on the loop ours runs on.
+    # The floor (the ratios' reference), ours, the floor on the loop ours runs on, then ours
+    # on the ecosystem's protocols (timed against their peers, none here).
     assert [row.split("  ")[0] for row in rows] == [
         "floor: raw ASGI app on uvicorn httptools+uvloop",
         "sampleproject serve",
         "floor: raw ASGI app on uvicorn httptools+asyncio",
+        "sampleproject serve, V2 infer",
+        "sampleproject serve, /invocations",
     ]
     assert "Throughput ratios of sampleproject serve" in result.stdout
+    assert "Protocol ratios (one animal / 10 animals a request, 8 connections): no peer timed." in (
+        result.stdout
+    )
     assert "| `sampleproject serve` | 8 |" in markdown.read_text(encoding="utf-8")

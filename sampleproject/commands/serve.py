@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Serve predictions over HTTP: POST /predict, GET /health, /ready, /metrics,
-the OpenAPI schema at /openapi.json and interactive docs at /docs.
+the OpenAPI schema at /openapi.json and interactive docs at /docs; the Open
+Inference Protocol (V2: /v2/..., and over gRPC with --grpc-port) and MLflow's
+scoring protocol (POST /invocations, GET /ping).
 
 The model is the shipped one, a folder (--model-dir), or a version from the MLflow
 registry (--model models:/zoo-classifier@champion, with $MLFLOW_TRACKING_URI naming
@@ -44,6 +46,7 @@ _METAVARS = {
     "body_timeout": "SECONDS",
     "keep_alive_timeout": "SECONDS",
     "max_connections": "N",
+    "grpc_port": "PORT",
 }
 
 
@@ -101,11 +104,13 @@ def _checked_settings(args: argparse.Namespace) -> ServeSettings:
 
     from sampleproject.inference import registry
     from sampleproject.inference.model import load_metadata, read_verified_model, resolve_model_dir
+    from sampleproject.serving import protocols
     from sampleproject.serving.settings import ServeSettings, load_settings
 
     settings = load_settings(
         **{name: getattr(args, name) for name, _ in ServeSettings.model_fields.items()}
     )
+    protocols.check(settings)
     if settings.model:
         if settings.model_dir:
             raise UsageError("give --model (a registry reference) or --model-dir, not both")

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sampleproject import __version__, schema
 from sampleproject.inference.predictor import ModelSource
-from sampleproject.serving import routes, schemas
+from sampleproject.serving import protocols, routes, schemas
 from sampleproject.serving.direct import DirectPredict
 from sampleproject.serving.docs_pages import add_docs_pages
 from sampleproject.serving.errors import add_error_handlers
@@ -48,7 +48,12 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         title="sampleproject",
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
-        lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
+        lifespan=partial(
+            _lifespan,
+            model=model,
+            reload_interval=settings.reload_interval,
+            beside=partial(protocols.running, settings, model, metrics),
+        ),
         responses=schemas.error_responses(settings.max_body_bytes),
         # Starlette would answer /predict/ with a redirect to the Host header's host.
         redirect_slashes=False,
@@ -67,6 +72,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
             max_animals=settings.max_animals,
             max_body_bytes=settings.max_body_bytes,
         ),
+        *protocols.direct_layers(settings, model, metrics),
         partial(MetricsMiddleware, metrics=metrics),
         partial(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
     )
@@ -74,6 +80,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     app.include_router(routes.operations)
     app.include_router(routes.predictions(settings.max_animals))
     add_docs_pages(app)
+    protocols.include(app, settings)
     return app
 
 
@@ -103,7 +110,11 @@ def app_from_env() -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(
-    _app: FastAPI, *, model: ServedModel, reload_interval: float
+    _app: FastAPI,
+    *,
+    model: ServedModel,
+    reload_interval: float,
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]],
 ) -> AsyncIterator[None]:
     # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
     # connection until then, so with several workers no request can reach a worker
@@ -122,7 +133,8 @@ async def _lifespan(
         loop.add_signal_handler(signal.SIGHUP, reload_on_signal)
     poller = loop.create_task(_poll(model, reload_interval)) if reload_interval > 0 else None
     try:
-        yield
+        async with beside():  # what serves beside HTTP (gRPC), once the model is loaded
+            yield
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGHUP)

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from sampleproject import schema
 from sampleproject.inference.fastpath import validated_features
-from sampleproject.inference.predictor import LoadedModel
+from sampleproject.inference.predictor import LoadedModel, Predictions
 from sampleproject.serving.metrics import Metrics
 
 
@@ -42,9 +42,18 @@ def predict_features(
 ) -> Any:
     """:func:`predict` from the animals' features (``[n, 16]``, validated): a list of
     answers if ``many``, else the one answer."""
-    predictor = model.predictor
-    answers = predictor.predict(features)
+    body = model.predictor.records(predicted(features, model, metrics))
+    return body if many else body[0]
+
+
+def predicted(
+    features: npt.NDArray[np.float32], model: LoadedModel, metrics: Metrics
+) -> Predictions:
+    """The model's predictions for validated features (``[n, 16]``), inputs and classes counted.
+
+    What every protocol runs (``/predict``, V2 over REST and gRPC, ``/invocations``).
+    """
+    answers = model.predictor.predict(features)
     metrics.count_inputs(features)
     metrics.count_predictions(answers.codes)
-    body = predictor.records(answers)
-    return body if many else body[0]
+    return answers

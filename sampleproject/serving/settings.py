@@ -74,6 +74,12 @@ class ServeSettings(BaseSettings):
         description="open connections per worker; past it the longest idle one is closed, "
         "else 503 (lowered to fit `ulimit -n`)",
     )
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TCP port of the Open Inference Protocol over gRPC (unset: off; grpc extra)",
+    )
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables, for the worker processes."""
