@@ -48,7 +48,10 @@ class DirectV2:  # pylint: disable=too-few-public-methods
         body = await read_body(receive)
         if body is None:  # the client went away before its whole body came: nothing to answer
             self._service.metrics.observe(
-                "POST", ROUTES[found["version"] is not None], CLIENT_CLOSED, time.perf_counter() - start
+                "POST",
+                ROUTES[found["version"] is not None],
+                CLIENT_CLOSED,
+                time.perf_counter() - start,
             )
             return
         declared = header(scope, v2_rest.HEADER_LENGTH.encode())
