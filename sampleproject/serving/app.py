@@ -25,6 +25,7 @@ from sampleproject.inference.predictor import ModelSource
 from sampleproject.serving import routes, schemas
 from sampleproject.serving.direct import DirectPredict
 from sampleproject.serving.errors import add_error_handlers
+from sampleproject.serving.front import Front, front_of
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import Metrics, MetricsMiddleware
 from sampleproject.serving.model_state import Loader, ServedModel
@@ -42,17 +43,22 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         loader = source.reload
     metrics = Metrics(schema.CLASS_NAMES)
     model = ServedModel(loader, metrics)
-
     app = ZooAPI(
         title="sampleproject",
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
-        lifespan=partial(_lifespan, model=model, reload_interval=settings.reload_interval),
         responses=schemas.error_responses(settings.max_body_bytes),
+    )
+    # Request IDs, tracing, API keys: in front of everything (see serving/front.py).
+    edges = front_of(settings, metrics, lambda: app.openapi()["paths"])
+    app.router.lifespan_context = partial(
+        _lifespan, model=model, reload_interval=settings.reload_interval, edges=edges
     )
     app.state.model = model
     app.state.metrics = metrics
+    app.state.front = edges
     app.outer_layers = (
+        *edges.layers,
         # Outermost first. The direct path counts its own answers; the metrics middleware
         # sees every other answer, the size limit's 413s included.
         partial(
@@ -97,7 +103,7 @@ def app_from_env() -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(
-    _app: FastAPI, *, model: ServedModel, reload_interval: float
+    _app: FastAPI, *, model: ServedModel, reload_interval: float, edges: Front
 ) -> AsyncIterator[None]:
     # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
     # connection until then, so with several workers no request can reach a worker
@@ -108,13 +114,14 @@ async def _lifespan(
 
     def reload_on_signal() -> None:
         logger.info("SIGHUP: reloading the model")
+        edges.reload()
         task = loop.create_task(model.load())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: Windows, threads
         loop.add_signal_handler(signal.SIGHUP, reload_on_signal)
-    poller = loop.create_task(_poll(model, reload_interval)) if reload_interval > 0 else None
+    poller = loop.create_task(_poll(model, edges, reload_interval)) if reload_interval > 0 else None
     try:
         yield
     finally:
@@ -122,10 +129,12 @@ async def _lifespan(
             loop.remove_signal_handler(signal.SIGHUP)
         if poller is not None:
             poller.cancel()
+        edges.close()
 
 
-async def _poll(model: ServedModel, interval: float) -> None:
+async def _poll(model: ServedModel, edges: Front, interval: float) -> None:
     """Reload every ``interval`` seconds; the loader keeps the model when nothing changed."""
     while True:
         await asyncio.sleep(interval)
+        edges.reload()
         await model.load()

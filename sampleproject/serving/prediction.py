@@ -14,6 +14,7 @@ import numpy.typing as npt
 from sampleproject import schema
 from sampleproject.inference.fastpath import validated_features
 from sampleproject.inference.predictor import LoadedModel
+from sampleproject.serving import tracing
 from sampleproject.serving.metrics import Metrics
 
 
@@ -43,7 +44,10 @@ def predict_features(
     """:func:`predict` from the animals' features (``[n, 16]``, validated): a list of
     answers if ``many``, else the one answer."""
     predictor = model.predictor
-    answers = predictor.predict(features)
+    with tracing.span("model") as span:
+        if span is not None:
+            span.set_attribute("sampleproject.animals", len(features))
+        answers = predictor.predict(features)
     metrics.count_inputs(features)
     metrics.count_predictions(answers.codes)
     body = predictor.records(answers)

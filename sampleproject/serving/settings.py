@@ -52,6 +52,15 @@ class ServeSettings(BaseSettings):
         description="cache of models fetched from the registry (unset: ~/.cache/sampleproject)",
     )
     access_log: bool = Field(default=True, description="log one line per request")
+    api_key_file: Path | None = Field(
+        default=None,
+        description="file of hashed API keys: every request but /health and /ready needs one "
+        "(unset: no keys)",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="export OpenTelemetry traces over OTLP/HTTP, to $OTEL_EXPORTER_OTLP_ENDPOINT",
+    )
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables, for the worker processes."""
