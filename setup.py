@@ -36,13 +36,12 @@ RUNTIME_REQUIRES = [
     "prometheus-client>=0.20",
 ]
 
-# ``pip install sampleproject[tracing]``: what ``serve --tracing`` needs (OpenTelemetry's SDK, its
-# OTLP/HTTP exporter and its ASGI instrumentation): 7 MB installed, in the container image too.
-# Off, none of it is imported (see sampleproject/serving/tracing.py).
+# ``pip install sampleproject[tracing]``: what ``serve --tracing`` needs, OpenTelemetry's SDK and
+# its OTLP/HTTP exporter (with requests): 9.7 MB installed with byte code, 0.2 s of start-up with
+# --tracing, in the container image too. Off, none of it is imported (serving/tracing.py).
 TRACING_REQUIRES = [
     "opentelemetry-sdk>=1.30",
     "opentelemetry-exporter-otlp-proto-http>=1.30",
-    "opentelemetry-instrumentation-asgi>=0.51b0",
 ]
 
 # ``pip install sampleproject[train]``: what ``sampleproject train`` needs on top.

@@ -191,7 +191,7 @@ def test_traces_reach_a_real_otlp_receiver_with_the_request_id(
     request = spans["POST /predict"]
     assert request.parent_id == PARENT_ID  # the caller's span, as traceparent said
     assert request.attributes["sampleproject.request_id"] == "traced-by-mlflow"
-    assert request.attributes["http.status_code"] == 200
+    assert request.attributes["http.response.status_code"] == 200
     for child in ("validate", "model"):
         assert spans[child].parent_id == request.span_id
     assert spans["model"].attributes["sampleproject.animals"] == 1

@@ -34,7 +34,6 @@ server stops accepting connections, finishes the requests in flight and exits 0.
 TRACING_MODULES = (
     "opentelemetry.sdk",
     "opentelemetry.exporter.otlp.proto.http",
-    "opentelemetry.instrumentation.asgi",
 )
 
 # How argparse shows a value (the settings validate it, so every flag is read as text).

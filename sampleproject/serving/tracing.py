@@ -1,12 +1,12 @@
 """OpenTelemetry tracing, off by default: what the serving code calls, whether it is on or not.
 
-With ``serve --tracing`` each request is a trace: a server span for the request (made by
-OpenTelemetry's ASGI instrumentation, the outermost layer after the request ID, so every
-endpoint has one), with a ``validate`` span for the body's validation and a ``model`` span
-for the model call inside it, exported over OTLP/HTTP (see :mod:`sampleproject.serving.otel`).
+With ``serve --tracing`` each request is a trace: a server span for the request (made by a
+layer in front of every endpoint, :class:`sampleproject.serving.otel.RequestSpans`), with a
+``validate`` span for the body's validation and a ``model`` span for the model call inside it,
+exported over OTLP/HTTP (see :mod:`sampleproject.serving.otel`).
 
 Off, this module is all there is: :func:`span` returns one shared null context (about 0.1 µs)
-and nothing of OpenTelemetry's SDK, exporter or instrumentation is imported. (FastAPI itself
+and nothing of OpenTelemetry's SDK or exporter is imported. (FastAPI itself
 imports the OpenTelemetry API, a few modules without any provider, for its own telemetry.)
 """
 
