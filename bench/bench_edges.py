@@ -20,8 +20,8 @@ Needs wrk, taskset, a trained model and the tracing extra. Prints figures; asser
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -29,17 +29,20 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the project's modules importable
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
-from bench import servers, wrk  # noqa: E402
+from bench import doc_table, servers, wrk  # noqa: E402
 from bench.bench_serving import (  # noqa: E402
     ANIMAL,
     Load,
@@ -51,6 +54,10 @@ from bench.bench_serving import (  # noqa: E402
     running,
 )
 from bench.servers import Server  # noqa: E402
+from sampleproject.serving import otel, tracing  # noqa: E402
+from sampleproject.serving.api_keys import ApiKeyMiddleware, ApiKeys, hash_key  # noqa: E402
+from sampleproject.serving.metrics import Metrics  # noqa: E402
+from sampleproject.serving.request_id import RequestIdMiddleware  # noqa: E402
 
 KEY = "bench-key-0123456789abcdefghijklmnopqrstuvwxyz"  # a benchmark's key, not a secret
 
@@ -104,7 +111,7 @@ class SpanCounter:  # pylint: disable=too-few-public-methods
 def variants(workdir: Path, receiver: str) -> list[tuple[Server, dict[str, str]]]:
     """The four servers, each with the headers wrk sends it."""
     keys = workdir / "api-keys.txt"
-    keys.write_text(f"sha256:{hashlib.sha256(KEY.encode()).hexdigest()}\n", encoding="utf-8")
+    keys.write_text(hash_key(KEY) + "\n", encoding="utf-8")
     plain = servers.ours(label="plain")
     traced = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver}
 
@@ -190,6 +197,81 @@ def table(
     return names, rows
 
 
+# --- each layer alone, in-process -------------------------------------------------------
+
+START = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+BODY = {"type": "http.response.body", "body": b"{}"}
+REPEATS = 7
+
+
+async def bare(_scope: Scope, _receive: Receive, send: Send) -> None:
+    """The smallest ASGI answer: what each layer wraps."""
+    await send(START)
+    await send(BODY)
+
+
+async def _us(app: ASGIApp, headers: list[tuple[bytes, bytes]], number: int) -> float:
+    """Microseconds a request through ``app`` (best of :data:`REPEATS`)."""
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": headers}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message: Message) -> None:
+        return None
+
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(number):
+            await app(dict(scope), receive, send)
+        best = min(best, (time.perf_counter() - start) / number * 1e6)
+    return best
+
+
+async def _spans_off(scope: Scope, receive: Receive, send: Send) -> None:
+    """The two ``tracing.span()`` calls a prediction makes, tracing off."""
+    with tracing.span("validate"), tracing.span("model"):
+        pass
+    await bare(scope, receive, send)
+
+
+def layer_costs(workdir: Path, number: int = 20_000) -> tuple[list[str], list[list[str]]]:
+    """What each front layer adds to a request, alone, in-process (no HTTP server)."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        """Spans to nowhere: the SDK's own cost, without the network."""
+
+        def export(self, spans: object) -> SpanExportResult:
+            del spans
+            return SpanExportResult.SUCCESS
+
+    key_file = workdir / "layer-keys.txt"
+    key_file.write_text(hash_key(KEY) + "\n", encoding="utf-8")
+    keys = ApiKeys(key_file)
+    auth = [(b"authorization", f"Bearer {KEY}".encode())]
+    cases: list[tuple[str, ASGIApp, list[tuple[bytes, bytes]]]] = [
+        ("no layer", bare, []),
+        ("tracing off: the two tracing.span() calls", _spans_off, []),
+        ("request ID, made", RequestIdMiddleware(bare), []),
+        ("request ID, echoed", RequestIdMiddleware(bare), [(b"x-request-id", b"abc-123")]),
+        ("API key, valid", ApiKeyMiddleware(bare, keys=keys, metrics=Metrics()), auth),
+    ]
+    figures = {name: asyncio.run(_us(app, headers, number)) for name, app, headers in cases}
+    otel.exporter = Discard
+    layer, stop = otel.start(lambda: ["/predict"])
+    try:  # every request sampled (the default), the spans ended and handed to the exporter
+        figures["tracing on: request span with the two spans"] = asyncio.run(
+            _us(layer(_spans_off), [], number)
+        )
+    finally:
+        stop()
+    base = figures["no layer"]
+    rows = [[name, f"{us:.2f}", f"{us - base:+.2f}"] for name, us in figures.items()]
+    return ["in-process, alone", "µs a request", "over no layer"], rows
+
+
 def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
@@ -202,6 +284,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk's threads (default: 1)")
     parser.add_argument("--batch", type=int, default=100, help="animals a request, besides one")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     args.pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     return args
@@ -221,10 +304,24 @@ def main() -> int:
         + ("server on core 0, wrk on core 1" if args.pin else "not pinned")
     )
     with tempfile.TemporaryDirectory() as temp, SpanCounter().serving() as counter:
+        layer_names, layer_rows = layer_costs(Path(temp))
+        print_table(layer_names, layer_rows)
         results = run(args, Path(temp), counter)
         names, rows = table(results, counter.spans)
     print(f"\nmedians of {args.rounds} rounds; 'x plain': requests/s over plain's at the same load")
     print_table(names, rows)
+    if args.markdown:
+        notes = [
+            f"One worker pinned to core 0, `wrk -t{args.threads} -d{args.duration}s` on core 1 "
+            f"after 1 s of warm-up; {args.rounds} interleaved rounds, medians. 'x plain': "
+            "requests/s over the plain server's at the same load. The traced servers export "
+            "over OTLP/HTTP to a receiver in the benchmark's process, which decoded "
+            f"{counter.spans:,} spans.",
+            "Each front layer alone, in-process (no HTTP server: a bare ASGI answer wrapped by "
+            f"the layer, best of {REPEATS} repeats):",
+            doc_table.table(layer_names, layer_rows, numeric=(1, 2)),
+        ]
+        doc_table.write(args.markdown, names, rows, notes, numeric=(2, 3, 4, 5, 6))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sampleproject.serving.api_keys import ApiKeys, hash_key, read_key_file
 from sampleproject.serving.app import create_app
 from sampleproject.serving.front import Front
 from sampleproject.serving.settings import ServeSettings
+from tests.conftest import ROOT, require_tool
 from tests.test_serve import AARDVARK, metric_samples, shipped, wait_ready
 
 KEY = "k3y-0f-th3-t3st5"
@@ -210,3 +212,22 @@ def test_serve_refuses_a_bad_or_missing_key_file_before_listening(
         assert error.startswith(f"sampleproject: error: --api-key-file {path}")
         assert problem in error
         assert len(error.splitlines()) == 1
+
+
+def test_the_documented_lines_make_a_key_the_server_accepts(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    block = text.split("### Make a key", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    lines = [line.removeprefix("$ ") for line in block.splitlines() if line.startswith("$ ")]
+    assert len(lines) == 3
+    result = subprocess.run(
+        [require_tool("bash"), "-euo", "pipefail", "-c", "\n".join(lines)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = result.stdout.strip()
+    assert len(key) >= 43  # 32 random bytes, URL-safe base64
+    keys = ApiKeys(tmp_path / "api-keys.txt")
+    assert keys.valid(key.encode())
+    assert (tmp_path / "api-keys.txt").read_text(encoding="utf-8").endswith("  alice\n")

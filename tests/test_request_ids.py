@@ -130,6 +130,15 @@ def test_the_code_that_predicts_knows_the_request_id(
     assert request_id.current() is None  # outside a request
 
 
+def test_grpc_metadata_gets_the_same_rules() -> None:
+    assert request_id.of_metadata([("x-request-id", "from-grpc")]) == ("from-grpc", None)
+    assert request_id.of_metadata([("x-request-id", b"bytes-too")]) == ("bytes-too", None)
+    made, replaced = request_id.of_metadata([("x-request-id", "no spaces")])
+    assert (NEW_ID.fullmatch(made) is not None, replaced) == (True, NOT_ALLOWED)
+    made, replaced = request_id.of_metadata([("other", "x")])
+    assert (NEW_ID.fullmatch(made) is not None, replaced) == (True, None)
+
+
 def test_bound_sets_the_id_for_other_transports_and_restores_it() -> None:
     with request_id.bound("outer"):
         with request_id.bound("inner"):

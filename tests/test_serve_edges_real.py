@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from bench.bench_serving import stop as stop_group
 from tests.conftest import require_tool
 from tests.test_api_keys import write_keys
 from tests.test_serve_real import ANIMAL, Server, free_port, start, stop
@@ -141,12 +142,7 @@ def receiver_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recei
 
         yield Receiver(uri, MlflowClient(uri).create_experiment("serve-traces"))
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)  # SIGTERM to its process group, SIGKILL after 30 s
         log.close()
 
 

@@ -152,10 +152,16 @@ class ApiKeyMiddleware:  # pylint: disable=too-few-public-methods
 def presented_key(scope: Scope) -> bytes:
     """The key the request presents: ``Authorization: Bearer KEY``, else ``X-API-Key: KEY``;
     b"" without one."""
-    scheme, _, token = header(scope, b"authorization").partition(b" ")
+    return key_from(header(scope, b"authorization"), header(scope, b"x-api-key"))
+
+
+def key_from(authorization: bytes, api_key: bytes) -> bytes:
+    """The key in an ``authorization`` value (``Bearer KEY``), else in ``api_key``; b"" without
+    one. Other transports (gRPC metadata) call it with their two values."""
+    scheme, _, token = authorization.partition(b" ")
     if scheme.lower() == b"bearer" and token.strip():
         return token.strip()
-    return header(scope, b"x-api-key").strip()
+    return api_key.strip()
 
 
 async def _send_401(send: Send, message: str, challenge: str) -> None:

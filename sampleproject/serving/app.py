@@ -43,16 +43,18 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         loader = source.reload
     metrics = Metrics(schema.CLASS_NAMES)
     model = ServedModel(loader, metrics)
+    # Request IDs, tracing, API keys: in front of everything (see serving/front.py). The
+    # routes (for span names) are read from the application at its first request.
+    edges = front_of(settings, metrics, lambda: app.openapi()["paths"])
+
     app = ZooAPI(
         title="sampleproject",
         version=__version__,
         summary="Predict the class of an animal (UCI Zoo data) with an ONNX model.",
+        lifespan=partial(
+            _lifespan, model=model, reload_interval=settings.reload_interval, edges=edges
+        ),
         responses=schemas.error_responses(settings.max_body_bytes),
-    )
-    # Request IDs, tracing, API keys: in front of everything (see serving/front.py).
-    edges = front_of(settings, metrics, lambda: app.openapi()["paths"])
-    app.router.lifespan_context = partial(
-        _lifespan, model=model, reload_interval=settings.reload_interval, edges=edges
     )
     app.state.model = model
     app.state.metrics = metrics

@@ -12,15 +12,23 @@ coordination, in about half a microsecond.
 While the request is answered, :func:`current` gives its ID to any code that runs for it (the
 model call, a payload log, a trace, the access log through :class:`AccessLogFilter`), through a
 context variable: it follows the request into the tasks and threads started for it
-(``asyncio.to_thread`` copies the context). Other transports, such as a gRPC interceptor,
-use :func:`accept` and :func:`bound` the same way.
+(``asyncio.to_thread`` copies the context).
+
+Other transports do the same with :func:`of_metadata` and :func:`bound`. A gRPC server
+interceptor, for instance, reads the ID from the call's metadata, sends it back in the initial
+metadata and answers the call inside ``bound``::
+
+    request_id, replaced = of_metadata(context.invocation_metadata())
+    await context.send_initial_metadata([("x-request-id", request_id)])
+    with bound(request_id):
+        return await handler(request, context)
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -60,6 +68,14 @@ def accept(value: bytes) -> tuple[bytes, str | None]:
     return value, None
 
 
+def of_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, str | None]:
+    """:func:`accept` for gRPC-style metadata (lower-case keys): the ID, and why the caller's
+    ``x-request-id`` was replaced (None: it was not)."""
+    sent = next((value for key, value in metadata if key == HEADER.decode()), b"")
+    found, replaced = accept(sent.encode("utf-8") if isinstance(sent, str) else sent)
+    return found.decode(), replaced
+
+
 @contextmanager
 def bound(request_id: str) -> Iterator[None]:
     """:func:`current` gives ``request_id`` inside this block."""
@@ -86,7 +102,7 @@ class RequestIdMiddleware:  # pylint: disable=too-few-public-methods
             added.append((REPLACED_HEADER, replaced.encode()))
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":  # a copy: the sender's stays as it was
                 message = {**message, "headers": [*message.get("headers", ()), *added]}
             await send(message)
 
