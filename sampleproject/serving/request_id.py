@@ -7,7 +7,8 @@ endpoints are added behind it. The ID is the client's when it is a safe one (1 t
 can go into a log line, a header or a database as it is); any other value is replaced by a new
 ID, and the answer says why in ``X-Request-ID-Replaced``. A new ID is 32 hexadecimal digits (128
 random bits, the format of a W3C trace ID): unique across workers and restarts without any
-coordination, in about half a microsecond.
+coordination. The random bits are read 4 KiB at a time (one system call for 256 IDs: one call
+an ID cost half a microsecond, a tenth of what the layer costs a request).
 
 While the request is answered, :func:`current` gives its ID to any code that runs for it (the
 model call, a payload log, a trace, the access log through :class:`AccessLogFilter`), through a
@@ -26,6 +27,7 @@ metadata and answers the call inside ``bound``::
 
 from __future__ import annotations
 
+import binascii
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -43,28 +45,53 @@ ALLOWED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._:/+
 TOO_LONG = f"longer than {MAX_LENGTH} characters"
 NOT_ALLOWED = "characters other than letters, digits and -._:/+=@"
 
-_current: ContextVar[str | None] = ContextVar("sampleproject_request_id", default=None)
+# The request's ID as it travels in headers (bytes); current() gives it as text.
+_current: ContextVar[bytes | None] = ContextVar("sampleproject_request_id", default=None)
 
 
 def current() -> str | None:
     """The ID of the request being answered (None outside a request)."""
-    return _current.get()
+    found = _current.get()
+    return None if found is None else found.decode()
+
+
+class _RandomHex:  # pylint: disable=too-few-public-methods
+    """Random hexadecimal digits, 32 at a time, from 4 KiB reads of the system's randomness."""
+
+    def __init__(self) -> None:
+        self._digits = b""
+        self._used = 0
+
+    def take(self) -> bytes:
+        if self._used >= len(self._digits):
+            self._digits, self._used = binascii.hexlify(os.urandom(4096)), 0
+        self._used += 32
+        return self._digits[self._used - 32 : self._used]
+
+    def forget(self) -> None:
+        """After a fork: the child must not make the IDs its parent makes."""
+        self._digits, self._used = b"", 0
+
+
+_random_hex = _RandomHex()
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_random_hex.forget)
 
 
 def new_id() -> str:
     """A new request ID: 32 hexadecimal digits (128 random bits)."""
-    return os.urandom(16).hex()
+    return _random_hex.take().decode()
 
 
 def accept(value: bytes) -> tuple[bytes, str | None]:
     """The request's ID from its ``X-Request-ID`` value (b"": none was sent), and why the
     client's value was replaced by a new ID (None: it was not)."""
     if not value:
-        return new_id().encode(), None
+        return _random_hex.take(), None
     if len(value) > MAX_LENGTH:
-        return new_id().encode(), TOO_LONG
+        return _random_hex.take(), TOO_LONG
     if value.translate(None, ALLOWED):  # what is left is not allowed
-        return new_id().encode(), NOT_ALLOWED
+        return _random_hex.take(), NOT_ALLOWED
     return value, None
 
 
@@ -79,7 +106,7 @@ def of_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, str |
 @contextmanager
 def bound(request_id: str) -> Iterator[None]:
     """:func:`current` gives ``request_id`` inside this block."""
-    token = _current.set(request_id)
+    token = _current.set(request_id.encode())
     try:
         yield
     finally:
@@ -107,7 +134,7 @@ class RequestIdMiddleware:  # pylint: disable=too-few-public-methods
             await send(message)
 
         # Set and reset by hand: bound()'s generator costs a microsecond on the direct path.
-        token = _current.set(request_id.decode())
+        token = _current.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -122,5 +149,5 @@ class AccessLogFilter(logging.Filter):  # pylint: disable=too-few-public-methods
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _current.get() or "-"
+        record.request_id = current() or "-"
         return True
