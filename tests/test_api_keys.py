@@ -178,6 +178,8 @@ def test_every_stored_key_is_compared_whichever_matches(
 
 def test_the_hash_is_sha256_of_the_key() -> None:
     assert hash_key(KEY) == "sha256:" + hashlib.sha256(KEY.encode()).hexdigest()
+    for key in (b"", b"a", KEY.encode(), bytes(range(256)) * 40):  # the fast one agrees
+        assert api_keys.sha256(key).digest() == hashlib.sha256(key).digest()
 
 
 @pytest.mark.parametrize(
