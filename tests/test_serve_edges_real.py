@@ -59,6 +59,12 @@ def test_keys_rotate_by_sighup_on_every_worker_and_probes_stay_open(tmp_path: Pa
     keys = write_keys(tmp_path / "api-keys.txt", "old-key")
     server = start(tmp_path, "--api-key-file", str(keys), "--workers", "2")
     try:
+        # Both workers up and handling signals before the first SIGHUP (the second may start
+        # after /ready first answers).
+        deadline = time.monotonic() + 60
+        while server.log.read_text(encoding="utf-8").count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
         assert statuses(server, "old-key") == {200}
         assert statuses(server, "new-key") == {401}
         assert ask(server, "/ready", {})[0] == 200
