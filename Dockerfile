@@ -21,6 +21,7 @@
 #   SOURCE_DATE_EPOCH timestamps inside the wheel (the build context has no .git to read it from)
 #   VERSION, REVISION, SOURCE   the OCI labels of the image
 #   SONAR_HOST_URL    publish the reports to this SonarQube server; the token is a build secret
+#   RUNTIME_EXTRAS    the package's extras installed in the runtime (default: tracing; "": none)
 # Build secrets (--secret id=...,src=FILE; mounted for one step, never stored in a layer):
 #   ca                a certificate authority bundle for HTTPS (a proxy that inspects traffic)
 #   sonar_token       the SonarQube token
@@ -72,16 +73,19 @@ WORKDIR /src
 # the same step a developer runs: the dev and train extras, pinned by constraints.txt, installed
 # by uv. uv's download cache is a cache mount, in another file system than the environment,
 # so uv copies from it (UV_LINK_MODE) instead of trying hard links first.
+# The runtime requirements are the package's, plus those of the extras named in RUNTIME_EXTRAS
+# (tracing: OpenTelemetry, 7 MB, so that `serve --tracing` works in the image).
 COPY setup.py pyproject.toml requirements.txt constraints.txt Makefile ./
 COPY scripts/ scripts/
 COPY sampleproject/__init__.py sampleproject/
+ARG RUNTIME_EXTRAS=tracing
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     mkdir -p sampleproject/data tests \
     && touch README.md LICENSE \
     && make install \
-    && python -c 'import importlib.metadata as m; print(*(r for r in m.requires("sampleproject") if "extra ==" not in r), sep="\n")' \
+    && RUNTIME_EXTRAS="$RUNTIME_EXTRAS" python -c 'import importlib.metadata as m, os; wanted = [f"; extra == \"{name}\"" for name in os.environ["RUNTIME_EXTRAS"].split()]; print(*(r.split(";")[0] if any(r.endswith(w) for w in wanted) else r for r in m.requires("sampleproject") if "extra ==" not in r or any(r.endswith(w) for w in wanted)), sep="\n")' \
         > /opt/runtime-requirements.txt \
     && cp constraints.txt /opt/runtime-constraints.txt
 

@@ -2,13 +2,19 @@
 
 from sampleproject import __version__
 
-# What to run where the training stack is missing (the runtime wheel), in words that work
-# there: the wheel with its train extra. Not `pip install 'sampleproject[train]'`, which asks
-# PyPI, whose project of that name is PyPA's sample, not this one.
-INSTALL_TRAIN_EXTRA = (
-    f"pip install 'sampleproject-{__version__}-py3-none-any.whl[train]' "
-    "(in a checkout: pip install -e '.[train]')"
-)
+
+
+def install_extra(extra: str) -> str:
+    """What to run where an extra is missing (the runtime wheel), in words that work there:
+    the wheel with that extra. Not `pip install 'sampleproject[EXTRA]'`, which asks PyPI, whose
+    project of that name is PyPA's sample, not this one."""
+    return (
+        f"pip install 'sampleproject-{__version__}-py3-none-any.whl[{extra}]' "
+        f"(in a checkout: pip install -e '.[{extra}]')"
+    )
+
+
+INSTALL_TRAIN_EXTRA = install_extra("train")
 
 
 class SampleProjectError(Exception):

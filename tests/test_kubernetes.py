@@ -8,17 +8,19 @@ the tests built, answers /ready and /predict, and stops gracefully with ``podman
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
 import urllib.request
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
+from sampleproject.serving.api_keys import OPEN_PATHS, ApiKeys
 from sampleproject.serving.server import GRACEFUL_SHUTDOWN_SECONDS
 from tests.conftest import ROOT, require_tool
 from tools.container import engine
@@ -126,6 +128,36 @@ def test_the_serve_pods_are_hardened_probed_bounded_and_scraped(overlay: str) ->
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+
+
+def test_the_prod_overlay_reads_hashed_api_keys_from_a_mounted_secret(tmp_path: Path) -> None:
+    resources = render("prod")
+    spec = find(resources, "Deployment", SERVE)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    env = {variable["name"]: variable.get("value") for variable in container["env"]}
+    key_file = PurePosixPath(env["SAMPLEPROJECT_API_KEY_FILE"])
+    (mount,) = [
+        m for m in container["volumeMounts"] if key_file.parent == PurePosixPath(m["mountPath"])
+    ]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    secret = find(resources, "Secret", volume["secret"]["secretName"])
+    # The file serve reads: the server's own parser accepts it, with the example's key.
+    copy = tmp_path / key_file.name
+    copy.write_bytes(base64.b64decode(secret["data"][key_file.name]))
+    assert ApiKeys(copy).valid(b"example-key-replace-me")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_probes_need_no_api_key(overlay: str) -> None:
+    (container,) = find(render(overlay), "Deployment", SERVE)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    probes = [
+        container[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    ]
+    assert set(probes) <= OPEN_PATHS
 
 
 def test_termination_grace_covers_the_pre_stop_pause_and_the_servers_graceful_shutdown() -> None:

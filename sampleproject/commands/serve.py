@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
-from sampleproject.errors import SampleProjectError, UsageError
+from sampleproject.errors import SampleProjectError, UsageError, install_extra
 
 if TYPE_CHECKING:
     from sampleproject.serving.settings import ServeSettings
@@ -32,6 +32,12 @@ Every option can also be set by the environment variable named in its help;
 a flag wins over the variable. Logs go to stderr. On SIGTERM (or Ctrl-C) the
 server stops accepting connections, finishes the requests in flight and exits 0."""
 
+# What --tracing imports (sampleproject/serving/otel.py): the packages of the tracing extra.
+TRACING_MODULES = (
+    "opentelemetry.sdk",
+    "opentelemetry.exporter.otlp.proto.http",
+)
+
 # How argparse shows a value (the settings validate it, so every flag is read as text).
 _METAVARS = {
     "model": "REF",
@@ -47,6 +53,7 @@ _METAVARS = {
     "keep_alive_timeout": "SECONDS",
     "max_connections": "N",
     "grpc_port": "PORT",
+    "api_key_file": "FILE",
 }
 
 
@@ -111,6 +118,7 @@ def _checked_settings(args: argparse.Namespace) -> ServeSettings:
         **{name: getattr(args, name) for name, _ in ServeSettings.model_fields.items()}
     )
     protocols.check(settings)
+    _check_edges(settings)
     if settings.model:
         if settings.model_dir:
             raise UsageError("give --model (a registry reference) or --model-dir, not both")
@@ -125,3 +133,20 @@ def _checked_settings(args: argparse.Namespace) -> ServeSettings:
     model_dir = resolve_model_dir(settings.model_dir).resolve()
     read_verified_model(model_dir, load_metadata(model_dir))
     return settings.model_copy(update={"model_dir": model_dir})
+
+
+def _check_edges(settings: ServeSettings) -> None:
+    """A bad key file, or tracing without its packages: one line now, not a worker's crash."""
+    import importlib.util
+
+    from sampleproject.serving.api_keys import read_key_file
+
+    if settings.api_key_file is not None:
+        read_key_file(settings.api_key_file)
+    if settings.tracing:
+        try:
+            missing = [name for name in TRACING_MODULES if importlib.util.find_spec(name) is None]
+        except ModuleNotFoundError:  # a parent package is missing
+            missing = list(TRACING_MODULES)
+        if missing:
+            raise UsageError(f"--tracing needs the tracing extra: {install_extra('tracing')}")

@@ -26,6 +26,7 @@ from sampleproject.serving import protocols, routes, schemas
 from sampleproject.serving.direct import DirectPredict
 from sampleproject.serving.docs_pages import add_docs_pages
 from sampleproject.serving.errors import add_error_handlers
+from sampleproject.serving.front import Front, front_of
 from sampleproject.serving.limits import BodySizeLimitMiddleware
 from sampleproject.serving.metrics import Metrics, MetricsMiddleware
 from sampleproject.serving.model_state import Loader, ServedModel
@@ -43,6 +44,9 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
         loader = source.reload
     metrics = Metrics(schema.CLASS_NAMES)
     model = ServedModel(loader, metrics)
+    # Request IDs, tracing, API keys: in front of everything (see serving/front.py). The
+    # routes (for span names) are read from the application at its first request.
+    edges = front_of(settings, metrics, lambda: app.openapi()["paths"])
 
     app = ZooAPI(
         title="sampleproject",
@@ -53,6 +57,7 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
             model=model,
             reload_interval=settings.reload_interval,
             beside=partial(protocols.running, settings, model, metrics),
+            edges=edges,
         ),
         responses=schemas.error_responses(settings.max_body_bytes),
         # Starlette would answer /predict/ with a redirect to the Host header's host.
@@ -62,7 +67,9 @@ def create_app(settings: ServeSettings | None = None, loader: Loader | None = No
     )
     app.state.model = model
     app.state.metrics = metrics
+    app.state.front = edges
     app.outer_layers = (
+        *edges.layers,
         # Outermost first. The direct path counts its own answers; the metrics middleware
         # sees every other answer, the size limit's 413s included.
         partial(
@@ -115,6 +122,7 @@ async def _lifespan(
     model: ServedModel,
     reload_interval: float,
     beside: Callable[[], contextlib.AbstractAsyncContextManager[None]],
+    edges: Front,
 ) -> AsyncIterator[None]:
     # Loaded before the lifespan's start-up completes: uvicorn's worker accepts no
     # connection until then, so with several workers no request can reach a worker
@@ -125,13 +133,14 @@ async def _lifespan(
 
     def reload_on_signal() -> None:
         logger.info("SIGHUP: reloading the model")
+        edges.reload()
         task = loop.create_task(model.load())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: Windows, threads
         loop.add_signal_handler(signal.SIGHUP, reload_on_signal)
-    poller = loop.create_task(_poll(model, reload_interval)) if reload_interval > 0 else None
+    poller = loop.create_task(_poll(model, edges, reload_interval)) if reload_interval > 0 else None
     try:
         async with beside():  # what serves beside HTTP (gRPC), once the model is loaded
             yield
@@ -140,10 +149,12 @@ async def _lifespan(
             loop.remove_signal_handler(signal.SIGHUP)
         if poller is not None:
             poller.cancel()
+        edges.close()
 
 
-async def _poll(model: ServedModel, interval: float) -> None:
+async def _poll(model: ServedModel, edges: Front, interval: float) -> None:
     """Reload every ``interval`` seconds; the loader keeps the model when nothing changed."""
     while True:
         await asyncio.sleep(interval)
+        edges.reload()
         await model.load()

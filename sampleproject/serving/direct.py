@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sampleproject import schema
 from sampleproject.inference.fastpath import array_features
 from sampleproject.inference.predictor import LoadedModel
-from sampleproject.serving import errors, schemas
+from sampleproject.serving import errors, schemas, tracing
 from sampleproject.serving.limits import header
 from sampleproject.serving.metrics import Metrics
 from sampleproject.serving.model_state import ServedModel
@@ -117,7 +117,8 @@ class DirectPredict:  # pylint: disable=too-few-public-methods
 
     def _answer(self, body: bytes, model: LoadedModel) -> tuple[int, Any] | None:
         """(status, JSON-ready body), or None for a body FastAPI should parse itself."""
-        read = self._read(body)
+        with tracing.span("validate"):
+            read = self._read(body)
         if read is None:
             return None  # FastAPI validates it with every rule and says what is wrong
         try:

@@ -243,17 +243,23 @@ class MetricsMiddleware:  # pylint: disable=too-few-public-methods
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500  # if the application fails before it answers
-
-        async def send_and_record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = StatusOf(send)
         try:
-            await self.app(scope, receive, send_and_record_status)
+            await self.app(scope, receive, answer)
         finally:
             # The router stores the matched route in the scope; no route: a 404 or similar.
             path = getattr(scope.get("route"), "path", UNMATCHED_PATH)
-            self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+            self.metrics.observe(scope["method"], path, answer.status, time.perf_counter() - start)
+
+
+class StatusOf:  # pylint: disable=too-few-public-methods
+    """An ASGI ``send`` that passes every message on and notes the answer's status code."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500  # if the application fails before it answers
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)

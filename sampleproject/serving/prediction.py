@@ -14,6 +14,7 @@ import numpy.typing as npt
 from sampleproject import schema
 from sampleproject.inference.fastpath import validated_features
 from sampleproject.inference.predictor import LoadedModel, Predictions
+from sampleproject.serving import tracing
 from sampleproject.serving.metrics import Metrics
 
 
@@ -53,7 +54,10 @@ def predicted(
 
     What every protocol runs (``/predict``, V2 over REST and gRPC, ``/invocations``).
     """
-    answers = model.predictor.predict(features)
+    with tracing.span("model") as span:
+        if span is not None:
+            span.set_attribute("sampleproject.animals", len(features))
+        answers = model.predictor.predict(features)
     metrics.count_inputs(features)
     metrics.count_predictions(answers.codes)
     return answers

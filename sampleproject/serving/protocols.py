@@ -17,7 +17,7 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from sampleproject.errors import UsageError
+from sampleproject.errors import UsageError, install_extra
 from sampleproject.serving import mlflow_scoring, v2, v2_routes
 from sampleproject.serving.metrics import Metrics
 from sampleproject.serving.model_state import ServedModel
@@ -62,6 +62,6 @@ def check(settings: ServeSettings) -> None:
     if settings.grpc_port is None:
         return
     if importlib.util.find_spec("grpc") is None:
-        raise UsageError("--grpc-port needs the grpc extra: pip install 'sampleproject[grpc]'")
+        raise UsageError(f"--grpc-port needs the grpc extra: {install_extra('grpc')}")
     if settings.grpc_port == settings.port:
         raise UsageError(f"--grpc-port {settings.grpc_port}: that is --port, HTTP's port")

@@ -95,8 +95,12 @@ def connection_limits(settings: ServeSettings) -> ConnectionLimits:
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the access log on stderr too (uvicorn puts it on stdout)."""
+    """uvicorn's logging, with the access log on stderr too (uvicorn puts it on stdout), and
+    each access log line ending with the request's ID (see serving/request_id.py)."""
     config = deepcopy(LOGGING_CONFIG)
     config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config["filters"] = {"request_id": {"()": "sampleproject.serving.request_id.AccessLogFilter"}}
+    config["handlers"]["access"]["filters"] = ["request_id"]
+    config["formatters"]["access"]["fmt"] += " request_id=%(request_id)s"
     config["loggers"]["sampleproject"] = {"handlers": ["default"], "level": "INFO"}
     return config

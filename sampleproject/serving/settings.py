@@ -80,6 +80,15 @@ class ServeSettings(BaseSettings):
         le=65535,
         description="TCP port of the Open Inference Protocol over gRPC (unset: off; grpc extra)",
     )
+    api_key_file: Path | None = Field(
+        default=None,
+        description="file of hashed API keys: every request but /health and /ready needs one "
+        "(unset: no keys)",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="export OpenTelemetry traces over OTLP/HTTP, to $OTEL_EXPORTER_OTLP_ENDPOINT",
+    )
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables, for the worker processes."""
