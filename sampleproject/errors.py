@@ -3,7 +3,6 @@
 from sampleproject import __version__
 
 
-
 def install_extra(extra: str) -> str:
     """What to run where an extra is missing (the runtime wheel), in words that work there:
     the wheel with that extra. Not `pip install 'sampleproject[EXTRA]'`, which asks PyPI, whose

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from bench.bench_serving import stop as stop_group
+from sampleproject.errors import install_extra
 from tests.conftest import require_tool
 from tests.test_api_keys import write_keys
 from tests.test_serve_real import ANIMAL, Server, free_port, start, stop

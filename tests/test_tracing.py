@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from sampleproject.errors import install_extra
 from sampleproject import cli
+from sampleproject.errors import install_extra
 from sampleproject.serving import otel, tracing
 from sampleproject.serving.app import create_app
 from sampleproject.serving.settings import ServeSettings

@@ -2,7 +2,7 @@
 request span's ASGI layer.
 
 Imported only when tracing is on; its packages are the ``tracing`` extra
-(``pip install 'dist/sampleproject-1.0.0-py3-none-any.whl[tracing]'``, in the container image). Where the traces go is
+(the wheel's ``[tracing]``, in the container image). Where the traces go is
 OpenTelemetry's standard configuration, which the SDK reads from the environment itself:
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT`` plus
 ``/v1/traces``; default ``http://localhost:4318/v1/traces``), ``OTEL_EXPORTER_OTLP_HEADERS``,
