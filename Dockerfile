@@ -101,7 +101,8 @@ COPY sampleproject/cli.py sampleproject/arguments.py sampleproject/errors.py \
 COPY sampleproject/commands/__init__.py sampleproject/commands/train.py sampleproject/commands/
 COPY sampleproject/inference/__init__.py sampleproject/inference/model.py \
      sampleproject/inference/location.py sampleproject/inference/registry.py \
-     sampleproject/inference/
+     sampleproject/inference/model_ref.py sampleproject/inference/mlflow_rest.py \
+     sampleproject/inference/model_cache.py sampleproject/inference/
 COPY sampleproject/training/ sampleproject/training/
 COPY sampleproject/data/ sampleproject/data/
 COPY sampleproject/config/ sampleproject/config/

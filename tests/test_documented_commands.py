@@ -9,7 +9,7 @@ the README and then the manual would, in a bash session per page (``source``, ``
 background jobs carry on to the next command). Outputs are compared where the page gives
 them exactly (``# prints TEXT``, a console block's lines); ``# serves URL`` commands must
 answer at URL and stop with exit status 0 on Ctrl-C at the end of their page. The ports the
-pages name (8000, 8080, 9000) are replaced by free loopback ports, and 0.0.0.0 by 127.0.0.1.
+pages name (8000, 8001, 8080, 9000) are replaced by free loopback ports, and 0.0.0.0 by 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pytest
 from tests.conftest import ROOT, copy_project, run_make
 from tests.documented import Block, Command, blocks, pages
 
-PORTS = ("8000", "8080", "9000")
+PORTS = ("8000", "8001", "8080", "9000")
 COMMAND_SECONDS = 900  # the seed's `pip install -r requirements.txt` takes minutes
 SERVE_SECONDS = 120
 # A clean stop on Ctrl-C: done (0), or the shell's "stopped by Ctrl-C" (130, or the signal
