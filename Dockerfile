@@ -97,7 +97,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 # MLflow records the git commit of each run when it can; here there is no git to ask.
 ENV GIT_PYTHON_REFRESH=quiet
 COPY sampleproject/cli.py sampleproject/arguments.py sampleproject/errors.py \
-     sampleproject/atomic.py sampleproject/schema.py sampleproject/features.py sampleproject/
+     sampleproject/atomic.py sampleproject/schema.py sampleproject/features.py \
+     sampleproject/private_dirs.py sampleproject/
 COPY sampleproject/commands/__init__.py sampleproject/commands/train.py sampleproject/commands/
 COPY sampleproject/inference/__init__.py sampleproject/inference/model.py \
      sampleproject/inference/location.py sampleproject/inference/registry.py \
